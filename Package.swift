@@ -1,0 +1,59 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// Warnings are errors in mdad's own targets (SE-0480 keeps this out of packages that depend on us).
+let strict: [SwiftSetting] = [
+    .treatAllWarnings(as: .error),
+]
+
+let package = Package(
+    name: "mdad",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "mdad", targets: ["mdad"]),
+        .library(name: "Pipeline", targets: ["Pipeline"]),
+        .library(name: "Plugins", targets: ["Plugins"]),
+        .library(name: "PipelineTestKit", targets: ["PipelineTestKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // The core: message model, envelope and transaction, stages and the chain runner,
+        // main.cf configuration, delivery status codes, the maillog format.
+        .target(
+            name: "Pipeline",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // Built-in stages and delivery backends (Maildir) and local delivery (`mdad deliver`).
+        .target(
+            name: "Plugins",
+            dependencies: ["Pipeline", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // What a stage author needs to test a stage in a few lines.
+        .target(
+            name: "PipelineTestKit",
+            dependencies: ["Pipeline"],
+            swiftSettings: strict
+        ),
+        // The program: argument parsing and wiring only.
+        .executableTarget(
+            name: "mdad",
+            dependencies: [
+                "Pipeline", "Plugins",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "PipelineTestKit"]),
+        .testTarget(name: "PluginsTests", dependencies: ["Plugins", "Pipeline", "PipelineTestKit"]),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["Pipeline"],
+            resources: [.copy("Corpus")]
+        ),
+    ]
+)

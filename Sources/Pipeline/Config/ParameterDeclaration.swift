@@ -1,0 +1,120 @@
+/// The type of a configuration parameter; it decides how the value is validated.
+public enum ParameterKind: Sendable, Equatable {
+    case string
+    /// Split on commas and whitespace.
+    case list
+    case integer
+    /// A byte count (Postfix writes these as plain integers: `message_size_limit = 10240000`).
+    case size
+    /// `yes` or `no`.
+    case boolean
+}
+
+/// Facts about the machine that some defaults depend on (as Postfix computes `myhostname`).
+public struct SystemInfo: Sendable, Equatable {
+    public var hostName: String
+
+    public init(hostName: String) { self.hostName = hostName }
+
+    public static func current() -> SystemInfo { SystemInfo(hostName: Posix.hostName()) }
+}
+
+/// A parameter's default: a literal (which may refer to other parameters as `$name`) or a value
+/// computed from the machine, like Postfix's `myhostname`.
+public enum ParameterDefault: Sendable {
+    case literal(String)
+    case computed(@Sendable (SystemInfo) -> String)
+
+    public func value(_ system: SystemInfo) -> String {
+        switch self {
+        case .literal(let s): return s
+        case .computed(let f): return f(system)
+        }
+    }
+}
+
+/// One parameter, declared once: name, type, default and a one-line description.
+/// The declaration drives parsing, validation with file and line, and the documentation.
+public struct ParameterDeclaration: Sendable {
+    public let name: String
+    public let kind: ParameterKind
+    public let defaultValue: ParameterDefault
+    public let doc: String
+
+    public init(_ name: String, _ kind: ParameterKind, default defaultValue: String, _ doc: String) {
+        self.name = name
+        self.kind = kind
+        self.defaultValue = .literal(defaultValue)
+        self.doc = doc
+    }
+
+    public init(_ name: String, _ kind: ParameterKind, computed: @escaping @Sendable (SystemInfo) -> String, _ doc: String) {
+        self.name = name
+        self.kind = kind
+        self.defaultValue = .computed(computed)
+        self.doc = doc
+    }
+}
+
+/// The set of declared parameters: the core's, plus those each registered stage declares.
+public struct ParameterTable: Sendable {
+    public private(set) var declarations: [String: ParameterDeclaration] = [:]
+    public private(set) var order: [String] = []
+
+    public init(_ declarations: [ParameterDeclaration] = CoreParameters.all) {
+        for d in declarations { add(d) }
+    }
+
+    public mutating func add(_ declaration: ParameterDeclaration) {
+        precondition(declarations[declaration.name] == nil, "parameter \(declaration.name) declared twice")
+        declarations[declaration.name] = declaration
+        order.append(declaration.name)
+    }
+
+    public subscript(name: String) -> ParameterDeclaration? { declarations[name] }
+}
+
+/// The core parameters. Names and defaults follow Postfix where Postfix has the parameter.
+public enum CoreParameters {
+    /// Postfix: the host name; when it has no dot, `.localdomain` is appended.
+    static func defaultHostName(_ system: SystemInfo) -> String {
+        system.hostName.contains(".") ? system.hostName : system.hostName + ".localdomain"
+    }
+
+    /// Postfix: `myhostname` without its first component, or `localdomain`.
+    static func defaultDomain(_ system: SystemInfo) -> String {
+        let host = defaultHostName(system)
+        guard let dot = host.firstIndex(of: ".") else { return "localdomain" }
+        let rest = host[host.index(after: dot)...]
+        return rest.isEmpty ? "localdomain" : String(rest)
+    }
+
+    public static let all: [ParameterDeclaration] = [
+        .init("myhostname", .string, computed: { defaultHostName($0) },
+              "The fully-qualified name of this host; used in the Maildir file name and log lines."),
+        .init("mydomain", .string, computed: { defaultDomain($0) },
+              "The internet domain of this host; by default $myhostname without its first component."),
+        .init("myorigin", .string, default: "$myhostname",
+              "The domain that locally-posted mail and unqualified addresses appear to come from."),
+        .init("mydestination", .list, default: "$myhostname, localhost.$mydomain, localhost",
+              "The domains this host delivers locally."),
+        .init("home_mailbox", .string, default: "Maildir/",
+              "Mailbox path relative to the user's home; a trailing '/' means Maildir."),
+        .init("message_size_limit", .size, default: "10240000",
+              "The largest message accepted, in bytes; larger ones are refused with 5.3.4 (0 means no limit)."),
+        .init("header_size_limit", .size, default: "102400",
+              "The largest single header field kept as a header, in bytes; past it the rest is treated as body."),
+        .init("pipeline", .list, default: "",
+              "The stages every message passes through, in order."),
+        .init("maillog_file", .string, default: "",
+              "File to append log lines to; empty means standard error."),
+        .init("syslog_name", .string, default: "mdad",
+              "The program name at the start of each log line (mdad/deliver)."),
+        .init("recipient_delimiter", .string, default: "",
+              "The characters that separate a user name from an address extension (user+ext)."),
+        .init("spool_directory", .string, default: "",
+              "Where messages larger than the in-memory limit are spooled; empty means $TMPDIR or /tmp."),
+        .init("spool_memory_limit", .size, default: "1048576",
+              "Messages up to this size are held in memory while they are processed."),
+    ]
+}

@@ -1,0 +1,52 @@
+/// The stage types mdad knows, by the name `pipeline` uses. It is filled explicitly, in one
+/// place (`StageRegistry.builtin` in Plugins); a program with its own stages registers them
+/// on top before building the chain.
+public struct StageRegistry: Sendable {
+    public struct Entry: Sendable {
+        public let name: String
+        public let doc: String
+        /// The parameters the stage reads, declared like the core's.
+        public let parameters: [ParameterDeclaration]
+        public let make: @Sendable (Configuration) throws -> any Stage
+    }
+
+    public private(set) var entries: [String: Entry] = [:]
+
+    public init() {}
+
+    public mutating func register(_ name: String, doc: String, parameters: [ParameterDeclaration] = [],
+                                  make: @escaping @Sendable (Configuration) throws -> any Stage) {
+        precondition(entries[name] == nil, "stage \(name) registered twice")
+        entries[name] = Entry(name: name, doc: doc, parameters: parameters, make: make)
+    }
+
+    /// The core parameters and every registered stage's.
+    public var parameterTable: ParameterTable {
+        var table = ParameterTable()
+        for name in entries.keys.sorted() {
+            for p in entries[name]!.parameters { table.add(p) }
+        }
+        return table
+    }
+
+    /// Builds the chain that `pipeline` names, each stage from its parameters.
+    public func makeChain(_ configuration: Configuration) throws -> Chain {
+        var steps: [Chain.Step] = []
+        for name in try configuration.list("pipeline") {
+            guard let entry = entries[name] else {
+                let known = entries.keys.sorted().joined(separator: ", ")
+                throw configuration.error("pipeline", "unknown stage \"\(name)\" in pipeline; expected one of: \(known.isEmpty ? "(none registered)" : known)")
+            }
+            let stage: any Stage
+            do {
+                stage = try entry.make(configuration)
+            } catch let e as ConfigError {
+                throw e
+            } catch {
+                throw configuration.error("pipeline", "stage \(name): \(error)")
+            }
+            steps.append(Chain.Step(name: name, stage: stage))
+        }
+        return Chain(steps)
+    }
+}

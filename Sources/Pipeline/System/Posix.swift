@@ -1,0 +1,138 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A failed system call: which call, on what, and errno.
+public struct SystemError: Error, Sendable, CustomStringConvertible {
+    public let call: String
+    public let path: String?
+    public let errno: Int32
+
+    public init(_ call: String, path: String? = nil, errno: Int32 = currentErrno()) {
+        self.call = call
+        self.path = path
+        self.errno = errno
+    }
+
+    public var message: String { String(cString: strerror(errno)) }
+
+    public var description: String {
+        if let path { return "\(call) \(path): \(message)" }
+        return "\(call): \(message)"
+    }
+}
+
+public func currentErrno() -> Int32 {
+    #if canImport(Glibc)
+    return Glibc.errno
+    #else
+    return Darwin.errno
+    #endif
+}
+
+/// Thin, checked wrappers over the POSIX calls mdad uses for durable storage.
+public enum Posix {
+    /// Writes all of `bytes`, retrying on EINTR and short writes.
+    public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String? = nil) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 {
+                if currentErrno() == EINTR { continue }
+                throw SystemError("write", path: path)
+            }
+            offset += n
+        }
+    }
+
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String? = nil) throws {
+        try bytes.withUnsafeBytes { try writeAll(fd, $0, path: path) }
+    }
+
+    /// Reads up to `count` bytes, retrying on EINTR; returns 0 at end of file.
+    public static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        while true {
+            let n = Glibc.read(fd, buffer.baseAddress!, buffer.count)
+            if n < 0 {
+                if currentErrno() == EINTR { continue }
+                throw SystemError("read")
+            }
+            return n
+        }
+    }
+
+    public static func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int) throws -> Int {
+        while true {
+            let n = Glibc.pread(fd, buffer.baseAddress!, buffer.count, off_t(offset))
+            if n < 0 {
+                if currentErrno() == EINTR { continue }
+                throw SystemError("pread")
+            }
+            return n
+        }
+    }
+
+    public static func fsync(_ fd: Int32, path: String? = nil) throws {
+        while Glibc.fsync(fd) != 0 {
+            if currentErrno() == EINTR { continue }
+            throw SystemError("fsync", path: path)
+        }
+    }
+
+    /// fsyncs a directory, so that a rename or link inside it is durable.
+    public static func fsyncDirectory(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd < 0 { throw SystemError("open", path: path) }
+        defer { close(fd) }
+        try fsync(fd, path: path)
+    }
+
+    /// Creates a directory; an existing directory is fine.
+    public static func makeDirectory(_ path: String, mode: mode_t) throws {
+        if mkdir(path, mode) != 0 {
+            let e = currentErrno()
+            if e == EEXIST, isDirectory(path) { return }
+            throw SystemError("mkdir", path: path, errno: e)
+        }
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0
+    }
+
+    /// Reads a whole (small) file, such as main.cf.
+    public static func readFile(_ path: String, limit: Int = 16 << 20) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw SystemError("open", path: path) }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = try chunk.withUnsafeMutableBytes { try read(fd, into: $0) }
+            if n == 0 { break }
+            out.append(contentsOf: chunk[0..<n])
+            if out.count > limit { throw SystemError("read", path: path, errno: EFBIG) }
+        }
+        return out
+    }
+
+    public static func hostName() -> String {
+        var buf = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buf, buf.count - 1) == 0 else { return "localhost" }
+        let name = String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return name.isEmpty ? "localhost" : name
+    }
+
+    public static func environment(_ name: String) -> String? {
+        guard let v = getenv(name) else { return nil }
+        return String(cString: v)
+    }
+}

@@ -1,0 +1,296 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Logging
+import Pipeline
+
+/// `mdad deliver`: one message on standard input, one recipient, as Postfix's
+/// `mailbox_command` (or any MTA's local delivery hook) runs it. The flags mean what they
+/// mean to dovecot-lda.
+public struct DeliverOptions: Sendable {
+    /// `-c DIR`: the configuration directory.
+    public var configDirectory: String?
+    /// `-d USER`: the destination user; without it, the user running mdad.
+    public var destinationUser: String?
+    /// `-a ADDRESS`: the original recipient.
+    public var originalRecipient: String?
+    /// `-r ADDRESS`: the final recipient (defaults to `-a`).
+    public var finalRecipient: String?
+    /// `-f SENDER`: the envelope sender; `''` or `<>` is the null sender.
+    public var sender: String?
+    /// `-m MAILBOX`: the folder the implicit keep stores into.
+    public var mailbox: String?
+    /// `-o name=value`: parameter overrides, as Postfix's `-o`.
+    public var overrides: [String] = []
+    /// Where the message comes from.
+    public var input: Int32 = 0
+
+    public init() {}
+}
+
+/// What `mdad deliver` ends with: the exit code Postfix reads and the line it puts in a bounce.
+public struct DeliverOutcome: Sendable, Equatable {
+    public var exitCode: SysExit
+    public var status: DeliveryStatus
+}
+
+/// The local delivery agent: configuration, user, spool, chain, Maildir, log.
+public struct LocalDeliveryAgent: Sendable {
+    public var registry: StageRegistry
+    public var system: SystemInfo
+
+    public init(registry: StageRegistry = .builtin, system: SystemInfo = .current()) {
+        self.registry = registry
+        self.system = system
+    }
+
+    /// Delivers and reports: the status line goes first on standard error (Postfix reads an
+    /// enhanced status code at the start of a command's output), then the held log lines.
+    /// Never throws: every failure becomes an exit code.
+    public func runAndReport(_ options: DeliverOptions, program: String = "deliver") async -> SysExit {
+        let (outcome, log) = await run(options, program: program)
+        if outcome.exitCode != .ok {
+            // A deferral stays on this host (Postfix logs it), so it may carry the detailed
+            // reason an administrator needs; a bounce goes to the sender and carries only `text`.
+            let s = outcome.status
+            let text = s.status.isTemporary ? s.reason : s.text
+            try? Posix.writeAll(2, Array("\(s.status) \(text.replacingNewlines())\n".utf8))
+        }
+        log.flush()
+        return outcome.exitCode
+    }
+
+    /// Delivers one message. The returned log still holds the lines meant for standard error.
+    public func run(_ options: DeliverOptions, program: String = "deliver") async -> (DeliverOutcome, Maillog) {
+        let start = Timestamp.now()
+        // Until the configuration is read, log to standard error under the default name.
+        var log = Maillog(program: "mdad/\(program)", hostName: system.hostName, destination: .standardError)
+
+        func fail(_ status: DeliveryStatus) -> (DeliverOutcome, Maillog) {
+            log.log("\(status.status.isTemporary ? "warning" : "error"): \(status.reason)")
+            return (DeliverOutcome(exitCode: SysExit.forStatus(status.status), status: status), log)
+        }
+
+        // 1. Configuration: any error defers (4.3.5), with file and line.
+        let configuration: Configuration
+        let chain: Chain
+        do {
+            let dir = Configuration.directory(commandLine: options.configDirectory)
+            var config = try Configuration.load(directory: dir.path, explicit: dir.explicit,
+                                                table: registry.parameterTable, system: system)
+            for o in options.overrides {
+                guard let eq = o.firstIndex(of: "=") else {
+                    throw ConfigError(file: "command line", "bad -o option \"\(o)\"; expected name=value")
+                }
+                config.set(String(o[..<eq]).trimmingWhitespace(), String(o[o.index(after: eq)...]).trimmingWhitespace())
+            }
+            try config.validate()
+            let logFile = try config.string("maillog_file")
+            log = Maillog(program: "\(try config.string("syslog_name"))/\(program)",
+                          hostName: try config.string("myhostname"),
+                          destination: logFile.isEmpty ? .standardError : .file(logFile))
+            for w in config.warnings { log.log("warning: \(w)") }
+            for e in config.unknownEntries {
+                log.log("warning: \(e.file), line \(e.line): unused parameter: \(e.name)=\(e.value)")
+            }
+            chain = try registry.makeChain(config)
+            configuration = config
+        } catch {
+            return fail(DeliveryStatus(.configurationError, "configuration error", reason: "configuration error: \(error)"))
+        }
+
+        do {
+            return try await deliver(options, configuration: configuration, chain: chain, log: log, start: start)
+        } catch let status as DeliveryStatus {
+            return fail(status)
+        } catch {
+            return fail(.unexpected(error, while: "delivering"))
+        }
+    }
+
+    private func deliver(_ options: DeliverOptions, configuration config: Configuration, chain: Chain,
+                         log: Maillog, start: Timestamp) async throws -> (DeliverOutcome, Maillog) {
+        // 2. The user, then their privileges.
+        let user = try resolveUser(options)
+        do {
+            try user.becomeUser()
+        } catch {
+            throw DeliveryStatus(.temporaryFailure, "cannot switch to user \(user.name)", reason: "cannot switch to user \(user.name): \(error)")
+        }
+
+        // 3. Spool the message as it arrives.
+        let sizeLimit = try config.size("message_size_limit")
+        var spoolDir = try config.string("spool_directory")
+        if spoolDir.isEmpty { spoolDir = Posix.environment("TMPDIR").flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp" }
+        var writer = SpoolWriter(memoryLimit: try config.size("spool_memory_limit"),
+                                 sizeLimit: sizeLimit > 0 ? sizeLimit + 4096 : 0, directory: spoolDir)
+        do {
+            try writer.drain(options.input)
+        } catch is MessageTooLarge {
+            throw DeliveryStatus(.messageTooBig, "message size exceeds fixed maximum message size")
+        } catch let e as SystemError {
+            throw DeliveryStatus(.temporaryFailure, "cannot spool message", reason: "cannot spool message: \(e)")
+        }
+        let spool = writer.finish()
+        let message = try Message.parse(spool, limits: Message.Limits(fieldSize: try config.size("header_size_limit")))
+        if sizeLimit > 0 && message.receivedSize > sizeLimit {
+            throw DeliveryStatus(.messageTooBig, "message size exceeds fixed maximum message size")
+        }
+        let received = Timestamp.now()
+
+        // 4. The envelope.
+        let sender = try envelopeSender(options, message: message)
+        let myhostname = try config.string("myhostname")
+        let finalAddress = options.finalRecipient ?? options.originalRecipient ?? "\(user.name)@\(myhostname)"
+        let originalAddress = options.originalRecipient ?? finalAddress
+        for a in [finalAddress, originalAddress] where !Self.isSafeAddress(a) {
+            throw DeliveryStatus(EnhancedStatus(5, 1, 3), "bad recipient address syntax")
+        }
+        var recipient = Recipient(address: Envelope.normalize(finalAddress),
+                                  originalAddress: Envelope.normalize(originalAddress), user: user.name)
+        recipient.defaultFolder = options.mailbox.flatMap { $0.isEmpty || $0.uppercased() == "INBOX" ? nil : $0 }
+
+        var tx = Transaction(envelope: Envelope(sender: sender), recipients: [recipient],
+                             message: message, arrival: start)
+        var logger = Logger(label: "mdad") { _ in log.handler(label: "mdad") }
+        logger[metadataKey: "queue_id"] = "\(tx.queueID)"
+        log.log(Maillog.messageLine(queueID: tx.queueID, sender: sender, size: message.receivedSize, recipients: 1))
+
+        // 5. Trace fields and the loop check.
+        let plan = TraceHeaders.plan(for: message, sender: sender, recipient: recipient.address)
+        if let loop = plan.loop {
+            tx.recipients[0].reject(loop)
+        } else {
+            tx.recipients[0].headerAdditions = plan.additions
+        }
+
+        // 6. The chain.
+        await chain.run(&tx, context: StageContext(logger: logger, configuration: config))
+        let chained = Timestamp.now()
+
+        // 7. Carry out what the chain asked for.
+        let maildir = try mailboxLocation(config, user: user, hostName: myhostname)
+        for i in tx.pendingIndices {
+            tx.recipients[i].state = store(tx.recipients[i], message: tx.message, maildir: maildir, logger: logger)
+        }
+        let done = Timestamp.now()
+
+        // 8. Log and exit code.
+        let r = tx.recipients[0]
+        let status = r.state.status ?? .unexpected(DeliveryStatus(.temporaryFailure, "no outcome"), while: "delivering")
+        log.log(Maillog.recipientLine(
+            queueID: tx.queueID, to: r.address, originalTo: r.originalAddress, relay: "local",
+            delay: done.seconds(since: start),
+            delays: (received.seconds(since: start), chained.seconds(since: received), 0, done.seconds(since: chained)),
+            status: status, outcome: Maillog.outcome(r.state)))
+        return (DeliverOutcome(exitCode: SysExit.forStatus(status.status), status: status), log)
+    }
+
+    /// Carries out one recipient's actions; the first failure decides (temporary, so the MTA
+    /// retries the whole delivery).
+    func store(_ r: Recipient, message: Message, maildir: Maildir, logger: Logger) -> RecipientState {
+        var folders: [String] = []
+        for action in r.effectiveActions {
+            switch action {
+            case .discard:
+                continue
+            case .store(let folder, let flags):
+                var target = folder
+                if let f = folder, (try? maildir.folderPath(f)) == nil {
+                    // dovecot-lda files into INBOX when the requested mailbox cannot be used.
+                    logger.warning("\(r.address): invalid folder name \"\(f)\"; delivering to INBOX")
+                    target = nil
+                }
+                do {
+                    _ = try maildir.deliver(message, prepending: r.headerAdditions, folder: target, flags: flags)
+                    folders.append(target ?? "INBOX")
+                } catch let s as DeliveryStatus {
+                    return .deferred(s.status.isTemporary ? s : DeliveryStatus(.temporaryFailure, s.text, reason: s.reason))
+                } catch {
+                    return .deferred(.unexpected(error, while: "writing to maildir"))
+                }
+            }
+        }
+        if folders.isEmpty {
+            return .delivered(DeliveryStatus(.delivered, "discarded"))
+        }
+        let whereTo = folders == ["INBOX"] ? "" : " folder " + folders.joined(separator: ",")
+        return .delivered(DeliveryStatus(.delivered, "delivered to maildir\(whereTo)"))
+    }
+
+    /// `-d USER`; without it the user in `USER` with `HOME` (what Postfix's `mailbox_command`
+    /// and dovecot-lda use), else the passwd entry of the real user ID.
+    func resolveUser(_ options: DeliverOptions) throws -> LocalUser {
+        do {
+            if let name = options.destinationUser {
+                guard let user = try LocalUser.lookup(name: name) else {
+                    throw DeliveryStatus(.unknownUser, "unknown user: \"\(name)\"")
+                }
+                if geteuid() != 0 && user.uid != geteuid() {
+                    throw DeliveryStatus(.temporaryFailure, "cannot deliver to \(name): not running as root or as \(name)")
+                }
+                return user
+            }
+            if let name = Posix.environment("USER"), let home = Posix.environment("HOME"), !name.isEmpty, !home.isEmpty,
+               let me = try LocalUser.lookup(uid: geteuid()), me.name == name || geteuid() != 0 {
+                return LocalUser(name: name, uid: me.uid, gid: me.gid, home: home)
+            }
+            guard let me = try LocalUser.lookup(uid: geteuid()) else {
+                throw DeliveryStatus(.unknownUser, "unknown user ID \(geteuid())")
+            }
+            return me
+        } catch let e as SystemError {
+            throw DeliveryStatus(.temporaryFailure, "user database unavailable", reason: "user lookup failed: \(e)")
+        }
+    }
+
+    func envelopeSender(_ options: DeliverOptions, message: Message) throws -> String {
+        let sender: String
+        if let f = options.sender {
+            sender = Envelope.normalize(f)
+        } else if let rp = message.header["Return-Path"] {
+            sender = Envelope.normalize(rp.value)
+        } else {
+            sender = ""
+        }
+        guard Self.isSafeAddress(sender) else {
+            throw DeliveryStatus(EnhancedStatus(5, 1, 7), "bad sender address syntax")
+        }
+        return sender
+    }
+
+    /// Addresses go into headers and log lines: no control characters, no angle brackets inside.
+    static func isSafeAddress(_ a: String) -> Bool {
+        let inner = Envelope.normalize(a)
+        return inner.utf8.count <= 1024
+            && !inner.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F || $0 == "<" || $0 == ">" }
+    }
+
+    /// `home_mailbox` under the user's home; a trailing `/` means Maildir.
+    func mailboxLocation(_ config: Configuration, user: LocalUser, hostName: String) throws -> Maildir {
+        let homeMailbox = try config.string("home_mailbox")
+        guard homeMailbox.hasSuffix("/") else {
+            throw DeliveryStatus(.configurationError, "configuration error",
+                                 reason: "configuration error: \(config.origin("home_mailbox").file ?? "main.cf"): home_mailbox = \(homeMailbox): only Maildir delivery (a path ending in '/') is supported so far")
+        }
+        guard !homeMailbox.hasPrefix("/"),
+              !homeMailbox.split(separator: "/").contains(where: { $0 == ".." })
+        else {
+            throw DeliveryStatus(.configurationError, "configuration error",
+                                 reason: "configuration error: home_mailbox = \(homeMailbox): expected a path relative to the home directory, without '..'")
+        }
+        guard user.home.hasPrefix("/") else {
+            throw DeliveryStatus(.temporaryFailure, "user \(user.name) has no usable home directory")
+        }
+        let home = user.home.hasSuffix("/") ? String(user.home.dropLast()) : user.home
+        return Maildir(path: home + "/" + homeMailbox, hostName: hostName)
+    }
+}
+
+extension String {
+    func replacingNewlines() -> String {
+        String(map { $0 == "\n" || $0 == "\r" ? " " : $0 })
+    }
+}

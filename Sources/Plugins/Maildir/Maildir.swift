@@ -1,0 +1,214 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Pipeline
+
+/// A Maildir as qmail defines it and Dovecot uses it, with Maildir++ folders.
+///
+/// Delivery writes the message into `tmp/` under a unique name, fsyncs the file, links it into
+/// `new/` (or `cur/` when it carries flags) and fsyncs that directory; only then has the
+/// message been delivered. A failure at any step removes what was written: nothing is left in
+/// `new/` and no temporary file stays behind. A reader never sees a half-written message,
+/// because nothing appears in `new/` before it is complete.
+public struct Maildir: Sendable {
+    /// The Maildir's root (the INBOX), without a trailing slash.
+    public let path: String
+    /// The host name used in file names (`myhostname`).
+    public let hostName: String
+
+    public init(path: String, hostName: String) {
+        var p = path
+        while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
+        self.path = p
+        self.hostName = hostName
+    }
+
+    /// The steps of a delivery, for fault injection in tests.
+    enum Step: Sendable { case create, write, sync, link, directorySync }
+
+    /// A delivered message.
+    public struct Delivery: Sendable, Equatable {
+        /// The file's path.
+        public let path: String
+        /// Bytes on disk (the `S=` field).
+        public let size: Int
+        /// Bytes with CRLF line endings, as IMAP counts them (the `W=` field).
+        public let virtualSize: Int
+    }
+
+    /// The directory of a folder (nil = INBOX), after validating its name.
+    public func folderPath(_ folder: String?) throws(FolderNameError) -> String {
+        guard let folder, let dir = try MaildirFolderName.directory(for: folder) else { return path }
+        return path + "/" + dir
+    }
+
+    /// Stores a message in `folder` (nil = INBOX) with `prepend` fields on top.
+    ///
+    /// - Throws: ``DeliveryStatus`` — 4.x.x for every storage failure (full disk, quota,
+    ///   permissions), so the MTA tries again.
+    public func deliver(_ message: Message, prepending prepend: [HeaderField] = [], folder: String? = nil,
+                        flags: [String] = []) throws -> Delivery {
+        try deliver(message, prepending: prepend, folder: folder, flags: flags, fault: nil)
+    }
+
+    func deliver(_ message: Message, prepending prepend: [HeaderField], folder: String?, flags: [String],
+                 fault: (@Sendable (Step) throws -> Void)?) throws -> Delivery {
+        let dir: String
+        do {
+            dir = try folderPath(folder)
+        } catch {
+            throw DeliveryStatus(.temporaryFailure, error.description)
+        }
+        do {
+            try ensure(dir, isFolder: dir != path)
+        } catch let e as SystemError {
+            throw DeliveryStatus.mailbox(e, doing: "create maildir \(dir)")
+        }
+
+        let time = Timestamp.now()
+        var attempt = 0
+        var fd: Int32 = -1
+        var base = ""
+        var tmpPath = ""
+        while true {
+            base = MaildirName.base(time: time, pid: Int(getpid()), sequence: MaildirName.nextSequence(),
+                                    host: hostName)
+            tmpPath = dir + "/tmp/" + base
+            do {
+                try fault?(.create)
+            } catch let e as SystemError {
+                throw DeliveryStatus.mailbox(e, doing: "create \(tmpPath)")
+            }
+            fd = open(tmpPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            if fd >= 0 { break }
+            let err = currentErrno()
+            attempt += 1
+            if err == EEXIST && attempt < 10 { continue }
+            throw DeliveryStatus.mailbox(SystemError("open", path: tmpPath, errno: err), doing: "create a file in tmp/")
+        }
+
+        var linked: String?
+        do {
+            var sink = LineFeedNormalizer(FileSink(fd: fd, path: tmpPath))
+            try fault?(.write)
+            try message.write(prepending: prepend, to: &sink)
+            try sink.finish()
+            try sink.inner.flush()
+            try fault?(.sync)
+            try Posix.fsync(fd, path: tmpPath)
+            let closeResult = close(fd)
+            fd = -1
+            if closeResult != 0 { throw SystemError("close", path: tmpPath) }
+
+            let size = sink.bytesWritten
+            let virtualSize = size + sink.lineFeeds
+            let info = MaildirName.info(flags: flags)
+            let subdir = info.isEmpty ? "/new/" : "/cur/"
+            let final = dir + subdir + base + ",S=\(size),W=\(virtualSize)" + info
+            try fault?(.link)
+            try MaildirName.publish(tmpPath, as: final)
+            linked = final
+            try fault?(.directorySync)
+            try Posix.fsyncDirectory(dir + subdir)
+            return Delivery(path: final, size: size, virtualSize: virtualSize)
+        } catch {
+            if fd >= 0 { close(fd) }
+            unlink(tmpPath)
+            if let linked { unlink(linked) }
+            if let e = error as? SystemError { throw DeliveryStatus.mailbox(e, doing: "write \(tmpPath)") }
+            if let s = error as? DeliveryStatus { throw s }
+            throw DeliveryStatus.unexpected(error, while: "writing to maildir")
+        }
+    }
+
+    /// Creates the Maildir (and a folder's) `cur`, `new` and `tmp` when missing, mode 0700, and
+    /// for a folder the `maildirfolder` marker Maildir++ readers expect.
+    func ensure(_ dir: String, isFolder: Bool) throws {
+        if Posix.isDirectory(dir + "/tmp") && Posix.isDirectory(dir + "/new") && Posix.isDirectory(dir + "/cur") {
+            return
+        }
+        if !isFolder { try makeParents(dir) }
+        if isFolder { try ensure(path, isFolder: false) }
+        try Posix.makeDirectory(dir, mode: 0o700)
+        for sub in ["tmp", "new", "cur"] { try Posix.makeDirectory(dir + "/" + sub, mode: 0o700) }
+        if isFolder {
+            let marker = dir + "/maildirfolder"
+            let fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+            if fd < 0 { throw SystemError("open", path: marker) }
+            close(fd)
+        }
+    }
+
+    private func makeParents(_ dir: String) throws {
+        var prefix = ""
+        let parts = dir.split(separator: "/", omittingEmptySubsequences: true).dropLast()
+        for part in parts {
+            prefix += "/" + part
+            if !Posix.isDirectory(prefix) { try Posix.makeDirectory(prefix, mode: 0o700) }
+        }
+    }
+}
+
+/// Maildir file names, as Dovecot writes them:
+/// `<sec>.M<usec>P<pid>Q<n>.<host>,S=<size>,W=<size with CRLF>[:2,<flags>]`.
+enum MaildirName {
+    private static let counter = SequenceCounter()
+
+    static func nextSequence() -> Int { counter.next() }
+
+    /// qmail's rule: `/` and `:` in the host name are written as `\057` and `\072`.
+    static func base(time: Timestamp, pid: Int, sequence: Int, host: String) -> String {
+        let safeHost = host.replacingAll("/", with: "\\057").replacingAll(":", with: "\\072")
+        return "\(time.seconds).M\(time.microseconds)P\(pid)Q\(sequence).\(safeHost)"
+    }
+
+    /// The `:2,` info suffix for IMAP system flags (letters in ASCII order, as the spec asks).
+    /// Keywords need Dovecot's keyword file and are not stored here.
+    static func info(flags: [String]) -> String {
+        let letters: [String: Character] = ["\\draft": "D", "\\flagged": "F", "\\answered": "R",
+                                            "\\seen": "S", "\\deleted": "T"]
+        let chars = Set(flags.compactMap { letters[$0.lowercased()] })
+        guard !chars.isEmpty else { return "" }
+        return ":2," + String(chars.sorted())
+    }
+
+    /// Moves a finished file from tmp/ to its final name without ever replacing an existing
+    /// file: link(2) fails if the name exists (qmail's method). Filesystems without hard
+    /// links fall back to rename(2), after checking the name is free.
+    static func publish(_ tmp: String, as final: String) throws {
+        if link(tmp, final) == 0 {
+            unlink(tmp)
+            return
+        }
+        let err = currentErrno()
+        switch err {
+        case EPERM, EXDEV, EMLINK, ENOTSUP, ENOSYS:
+            if Posix.exists(final) { throw SystemError("rename", path: final, errno: EEXIST) }
+            if rename(tmp, final) != 0 { throw SystemError("rename", path: final) }
+        default:
+            throw SystemError("link", path: final, errno: err)
+        }
+    }
+
+    final class SequenceCounter: @unchecked Sendable {
+        private var value = 0
+        private var lock = pthread_mutex_t()
+        init() { pthread_mutex_init(&lock, nil) }
+        func next() -> Int {
+            pthread_mutex_lock(&lock)
+            defer { pthread_mutex_unlock(&lock) }
+            value += 1
+            return value
+        }
+    }
+}
+
+extension String {
+    func replacingAll(_ target: Character, with replacement: String) -> String {
+        var out = ""
+        for c in self { if c == target { out += replacement } else { out.append(c) } }
+        return out
+    }
+}
