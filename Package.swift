@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "PluginsTests", dependencies: ["Plugins", "Pipeline", "PipelineTestKit"]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["Pipeline"],
+            dependencies: ["Pipeline", "mdad"],
             resources: [.copy("Corpus")]
         ),
     ]
