@@ -35,28 +35,48 @@ public struct LineFeedNormalizer<Inner: ByteSink>: ByteSink {
     public init(_ inner: Inner) { self.inner = inner }
 
     public mutating func write(_ bytes: UnsafeRawBufferPointer) throws {
-        guard !bytes.isEmpty else { return }
+        guard !bytes.isEmpty, let base = bytes.baseAddress else { return }
+        let n = bytes.count
         scratch.removeAll(keepingCapacity: true)
-        scratch.reserveCapacity(bytes.count + 1)
-        var i = 0
+        scratch.reserveCapacity(n + 1)
         if pendingCR {
             pendingCR = false
             if bytes[0] != 10 { scratch.append(13) }
         }
-        let n = bytes.count
-        while i < n {
-            let b = bytes[i]
-            if b == 13 {
-                if i + 1 == n { pendingCR = true; i += 1; continue }
-                if bytes[i + 1] == 10 { i += 1; continue }   // drop the CR of CRLF
-            } else if b == 10 {
-                lineFeeds += 1
+        // Copy the runs between CRs in bulk (memchr), dropping only the CR of each CRLF.
+        var start = 0
+        while start < n {
+            guard let hit = memchr(base + start, 13, n - start) else {
+                scratch.append(contentsOf: UnsafeRawBufferPointer(start: base + start, count: n - start))
+                break
             }
-            scratch.append(b)
-            i += 1
+            let cr = base.distance(to: UnsafeRawPointer(hit))
+            scratch.append(contentsOf: UnsafeRawBufferPointer(start: base + start, count: cr - start))
+            if cr + 1 == n {
+                pendingCR = true   // its LF may start the next chunk
+            } else if bytes[cr + 1] != 10 {
+                scratch.append(13) // a bare CR stays
+            }
+            start = cr + 1
         }
-        bytesWritten += scratch.count
-        try scratch.withUnsafeBytes { try inner.write($0) }
+        try scratch.withUnsafeBytes { out in
+            bytesWritten += out.count
+            lineFeeds += LineFeedNormalizer.countLineFeeds(out)
+            try inner.write(out)
+        }
+    }
+
+    static func countLineFeeds(_ run: UnsafeRawBufferPointer) -> Int {
+        guard var p = run.baseAddress else { return 0 }
+        var remaining = run.count
+        var count = 0
+        while remaining > 0, let hit = memchr(p, 10, remaining) {
+            count += 1
+            let consumed = p.distance(to: UnsafeRawPointer(hit)) + 1
+            p += consumed
+            remaining -= consumed
+        }
+        return count
     }
 
     /// Writes a CR held back at the end of the input.

@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark: `mdad deliver` against dovecot-lda and procmail.
+
+Each contender delivers the same messages into its own Maildir, run the way an MTA runs a
+local delivery agent: one process per message, the message on standard input, as an
+unprivileged user. Runs are interleaved (mdad, dovecot-lda, procmail, mdad, ...) so that
+machine noise hits all contenders alike. Every run must exit 0 and leave exactly one new
+file; the script checks that before it reports times.
+
+Usage (as root, which it needs only to create and remove the benchmark user):
+    bench/deliver.py [--runs N] [--mdad PATH]
+Prints a table of median milliseconds per delivery and each peer's time relative to mdad.
+"""
+import argparse, os, pwd, shutil, statistics, subprocess, sys, tempfile, time, random
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def make_messages(d):
+    sample = open(os.path.join(ROOT, "config", "sample.eml"), "rb").read()
+    msgs = {"sample 0.4 KB": sample}
+    line = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\r\n"
+    head = b"From: a@example.org\r\nTo: b@example.test\r\nSubject: bench\r\n\r\n"
+    msgs["100 KB CRLF"] = head + line * (100_000 // len(line))
+    msgs["5 MB CRLF"] = head + line * (5_000_000 // len(line))
+    paths = {}
+    for name, data in msgs.items():
+        p = os.path.join(d, name.split()[0] + "-" + name.split()[1] + ".eml")
+        open(p, "wb").write(data)
+        paths[name] = p
+    return paths
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=200)
+    ap.add_argument("--mdad", default=os.path.join(ROOT, ".build-static", "release", "mdad"))
+    args = ap.parse_args()
+    if os.getuid() != 0:
+        sys.exit("run as root (it creates a temporary benchmark user)")
+    for tool in (args.mdad, "/usr/lib/dovecot/dovecot-lda", "/usr/bin/procmail"):
+        if not os.access(tool, os.X_OK):
+            sys.exit(f"missing {tool}: build mdad (swift build -c release --static-swift-stdlib "
+                     f"--scratch-path .build-static) and install dovecot-core and procmail")
+
+    work = tempfile.mkdtemp(prefix="mdad-bench-")
+    os.chmod(work, 0o755)
+    user = f"mdadb{random.randint(10000, 99999)}"
+    home = os.path.join(work, "home")
+    subprocess.run(["useradd", "--no-create-home", "--home-dir", home, "--shell", "/usr/sbin/nologin",
+                    "--user-group", user], check=True)
+    try:
+        pw = pwd.getpwnam(user)
+        os.makedirs(home)
+        msgs = make_messages(work)
+        for d in ("mdad", "dovecot", "procmail"):
+            os.makedirs(os.path.join(home, d))
+        open(os.path.join(home, "mdad", "main.cf"), "w").write(
+            "home_mailbox = mdad/Maildir/\nmessage_size_limit = 0\nmyhostname = bench.example.test\n")
+        open(os.path.join(home, "dovecot", "dovecot.conf"), "w").write(
+            f"mail_location = maildir:{home}/dovecot/Maildir\nlog_path = {home}/dovecot/log\n"
+            f"ssl = no\nprotocols =\nbase_dir = {home}/dovecot/run\nstate_dir = {home}/dovecot/state\n")
+        open(os.path.join(home, "procmail", "rc"), "w").write(
+            f"MAILDIR={home}/procmail\nDEFAULT={home}/procmail/Maildir/\n")
+        for dirpath, dirs, files in os.walk(home):
+            os.chown(dirpath, pw.pw_uid, pw.pw_gid)
+            for f in files:
+                os.chown(os.path.join(dirpath, f), pw.pw_uid, pw.pw_gid)
+
+        env = {"HOME": home, "USER": user, "LOGNAME": user, "PATH": "/usr/bin:/bin"}
+        contenders = {
+            "mdad deliver": ([args.mdad, "deliver", "-c", f"{home}/mdad", "-f", "a@example.org", "-a", "b@example.test"],
+                             f"{home}/mdad/Maildir"),
+            "dovecot-lda": (["/usr/lib/dovecot/dovecot-lda", "-c", f"{home}/dovecot/dovecot.conf",
+                             "-f", "a@example.org", "-a", "b@example.test"], f"{home}/dovecot/Maildir"),
+            "procmail": (["/usr/bin/procmail", "-m", f"{home}/procmail/rc"], f"{home}/procmail/Maildir"),
+        }
+
+        def demote():
+            os.setgroups([])
+            os.setgid(pw.pw_gid)
+            os.setuid(pw.pw_uid)
+
+        results = {}
+        for mname, mpath in msgs.items():
+            runs = args.runs if "MB" not in mname else max(10, args.runs // 10)
+            times = {c: [] for c in contenders}
+            for c, (cmd, md) in contenders.items():
+                shutil.rmtree(md, ignore_errors=True)
+            for i in range(runs + 5):
+                for c, (cmd, md) in contenders.items():
+                    with open(mpath, "rb") as stdin:
+                        t0 = time.perf_counter()
+                        r = subprocess.run(cmd, stdin=stdin, env=env, preexec_fn=demote,
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                        t1 = time.perf_counter()
+                    if r.returncode != 0:
+                        sys.exit(f"{c} failed ({r.returncode}) on {mname}: {r.stderr.decode(errors='replace')}")
+                    if i >= 5:  # warm-up runs are not counted
+                        times[c].append((t1 - t0) * 1000)
+            for c, (cmd, md) in contenders.items():
+                n = len(os.listdir(os.path.join(md, "new")))
+                if n != runs + 5:
+                    sys.exit(f"{c}: expected {runs + 5} messages in new/, found {n}")
+            results[mname] = {c: statistics.median(t) for c, t in times.items()}
+            results[mname]["runs"] = runs
+
+        print(f"median ms per delivery (one process per message, {args.runs} runs; 5 MB: fewer)")
+        print(f"{'message':<16}{'mdad':>10}{'dovecot-lda':>14}{'procmail':>11}{'lda/mdad':>10}{'procmail/mdad':>15}")
+        for mname, r in results.items():
+            m, d, p = r["mdad deliver"], r["dovecot-lda"], r["procmail"]
+            print(f"{mname:<16}{m:>10.2f}{d:>14.2f}{p:>11.2f}{d / m:>10.2f}{p / m:>15.2f}")
+        print("ratios above 1 mean mdad is faster. mdad and dovecot-lda fsync the file and new/; "
+              "procmail's Maildir delivery does not fsync the directory.")
+    finally:
+        subprocess.run(["userdel", user], check=False)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
