@@ -13,75 +13,29 @@ struct MdadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mdad",
         abstract: "A mail delivery agent and filter chain behind Postfix.",
-        subcommands: [DeliverCommand.self])
+        discussion: """
+            mdad deliver [-c DIR] [-d USER] [-a ADDRESS] [-r ADDRESS] [-f SENDER] [-m MAILBOX] < message
+              Deliver one message (Postfix's mailbox_command). See `mdad deliver --help`.
+            """)
 }
 
-/// `mdad deliver`, with dovecot-lda's flags, as Postfix's `mailbox_command`.
-struct DeliverCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "deliver",
-        abstract: "Deliver one message from standard input to one local user's Maildir.",
-        discussion: """
-            Exit codes follow sysexits.h as Postfix reads them: 0 delivered, 67 unknown user, \
-            77 refused by policy, 65 unusable input (too large), 75 temporary failure (try again). \
-            On failure the first line of standard error starts with the enhanced status code.
-            """)
-
-    @Option(name: .customShort("c"), help: "Configuration directory (default: $MDAD_CONFIG_DIR, else /etc/mdad).")
-    var configDirectory: String?
-
-    @Option(name: .customShort("d"), help: "Destination user (default: the user running mdad).")
-    var user: String?
-
-    @Option(name: .customShort("a"), help: "Original recipient address.")
-    var originalRecipient: String?
-
-    @Option(name: .customShort("r"), help: "Final recipient address (default: the -a address).")
-    var finalRecipient: String?
-
-    @Option(name: .customShort("f"), help: "Envelope sender; '' or '<>' for the null sender.")
-    var sender: String?
-
-    @Option(name: .customShort("m"), help: "Mailbox for the implicit keep (default INBOX).")
-    var mailbox: String?
-
-    @Option(name: .customShort("o"), help: "Override a main.cf parameter: name=value.")
-    var overrides: [String] = []
-
-    @Flag(name: .customShort("e"), help: "Report errors through the exit code (always the case).")
-    var exitCodes = false
-
-    var options: DeliverOptions {
-        var o = DeliverOptions()
-        o.configDirectory = configDirectory
-        o.destinationUser = user
-        o.originalRecipient = originalRecipient
-        o.finalRecipient = finalRecipient
-        o.sender = sender
-        o.mailbox = mailbox
-        o.overrides = overrides
-        return o
-    }
-
-    func run() async throws {
-        let code = await LocalDeliveryAgent().runAndReport(options)
-        if code != .ok { throw ExitCode(code.rawValue) }
-    }
-
-    /// Parses and runs, choosing the exit code itself: a usage error is the administrator's
-    /// mistake, so it defers (75) rather than bounce, and help exits 0.
+/// `mdad deliver`: parsed by hand (start-up is part of every delivery), exit code chosen here.
+enum DeliverCommand {
+    /// A usage error is the administrator's mistake, so it defers (75) rather than bounce.
     static func runFromCommandLine(_ args: [String]) async -> SysExit {
-        let command: DeliverCommand
+        let parsed: DeliverArguments.Parsed
         do {
-            command = try DeliverCommand.parse(args)
+            parsed = try DeliverArguments.parse(args)
         } catch {
-            if DeliverCommand.exitCode(for: error) == .success {
-                print(DeliverCommand.fullMessage(for: error))
-                return .ok
-            }
-            FileHandleStderr.write("\(EnhancedStatus.configurationError) mdad deliver: \(DeliverCommand.message(for: error))\n")
+            FileHandleStderr.write("\(EnhancedStatus.configurationError) mdad deliver: \(error.description)\n")
             return .tempFail
         }
-        return await LocalDeliveryAgent().runAndReport(command.options)
+        switch parsed {
+        case .help:
+            try? Posix.writeAll(1, Array(DeliverArguments.usage.utf8))
+            return .ok
+        case .deliver(let options):
+            return await LocalDeliveryAgent().runAndReport(options)
+        }
     }
 }

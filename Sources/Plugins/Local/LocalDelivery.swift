@@ -9,7 +9,7 @@ import Pipeline
 /// `mdad deliver`: one message on standard input, one recipient, as Postfix's
 /// `mailbox_command` (or any MTA's local delivery hook) runs it. The flags mean what they
 /// mean to dovecot-lda.
-public struct DeliverOptions: Sendable {
+public struct DeliverOptions: Sendable, Equatable {
     /// `-c DIR`: the configuration directory.
     public var configDirectory: String?
     /// `-d USER`: the destination user; without it, the user running mdad.
