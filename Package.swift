@@ -24,9 +24,13 @@ let package = Package(
         // main.cf configuration, delivery status codes, the maillog format.
         .target(
             name: "Pipeline",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: ["CPCRE2", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // PCRE2 (8-bit) as a system library; only Pipeline's Regex wrapper talks to it.
+        .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
+        // MIME parse-and-decode benchmark (bench/mime.sh); not a test.
+        .executableTarget(name: "MIMEBench", dependencies: ["Pipeline"], swiftSettings: strict),
         // Built-in stages and delivery backends (Maildir) and local delivery (`mdad deliver`).
         .target(
             name: "Plugins",
@@ -48,12 +52,16 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "PipelineTestKit"]),
+        .testTarget(
+            name: "PipelineTests",
+            dependencies: ["Pipeline", "PipelineTestKit"],
+            resources: [.copy("MIMECorpus")]
+        ),
         .testTarget(name: "PluginsTests", dependencies: ["Plugins", "Pipeline", "PipelineTestKit"]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["Pipeline", "mdad"],
-            resources: [.copy("Corpus")]
+            dependencies: ["Pipeline", "Plugins", "mdad"],
+            resources: [.copy("Corpus"), .copy("imap_fetch.py")]
         ),
     ]
 )

@@ -65,11 +65,57 @@ struct MaildirTests {
         let md = Maildir(path: dir.path + "/M", hostName: "h")
         let d = try md.deliver(try Message.literal("S: x\n\nb\n"), flags: ["\\Seen", "\\Flagged", "$Label1"])
         #expect(d.path.contains("/M/cur/"))
-        #expect(d.path.hasSuffix(":2,FS"))
+        #expect(d.path.hasSuffix(":2,FSa"))
+        #expect(try dir.read(dir.path + "/M/dovecot-keywords") == Array("0 $Label1\n".utf8))
     }
 
-    @Test(arguments: ["", "../x", "a/b", "..", ".hidden", "trailing.", "a..b", "tab\there", "nul\u{0}", "del\u{7F}",
-                      String(repeating: "x", count: 300)])
+    /// System flags uppercase, keywords lowercase, all in ASCII order; unknown system flags
+    /// and invalid keywords are left out.
+    @Test(arguments: [
+        ([String](), ""),
+        (["\\Seen"], ":2,S"),
+        (["\\seen", "\\SEEN"], ":2,S"),
+        (["\\Deleted", "\\Answered", "\\Draft", "\\Flagged", "\\Seen"], ":2,DFRST"),
+        (["\\Recent"], ""),
+        (["Work"], ":2,a"),
+        (["Work", "$Label1", "\\Seen"], ":2,Sab"),
+        (["$label1", "WORK", "\\Flagged"], ":2,Fab"),
+        (["bad keyword", "(x)", "\\Seen"], ":2,S"),
+    ])
+    func infoPartOfFlagsAndKeywords(flags: [String], info: String) throws {
+        let dir = TempDir()
+        try Posix.makeDirectory(dir.path + "/M", mode: 0o700)
+        // The mailbox already knows two keywords: Work = a, $Label1 = b.
+        let keywords = dir.path + "/M/dovecot-keywords"
+        let fd = open(keywords, O_WRONLY | O_CREAT, 0o600)
+        try Posix.writeAll(fd, Array("0 Work\n1 $Label1\n".utf8))
+        close(fd)
+        let md = Maildir(path: dir.path + "/M", hostName: "h")
+        let d = try md.deliver(try Message.literal("S: x\n\nb\n"), flags: flags)
+        if info.isEmpty {
+            #expect(d.path.contains("/M/new/"))
+            #expect(!d.path.contains(":2,"))
+        } else {
+            #expect(d.path.contains("/M/cur/"))
+            #expect(d.path.hasSuffix(info))
+        }
+        #expect(try dir.read(keywords) == Array("0 Work\n1 $Label1\n".utf8), "known keywords change nothing")
+    }
+
+    @Test func keywordsOfAFolderLiveInTheFolder() throws {
+        let dir = TempDir()
+        let md = Maildir(path: dir.path + "/M", hostName: "h")
+        let d = try md.deliver(try Message.literal("S: x\n\nb\n"), folder: "Lists/work", flags: ["Important"])
+        #expect(d.path.hasPrefix(dir.path + "/M/.Lists.work/cur/"))
+        #expect(d.path.hasSuffix(":2,a"))
+        #expect(try dir.read(dir.path + "/M/.Lists.work/dovecot-keywords") == Array("0 Important\n".utf8))
+        #expect(!Posix.exists(dir.path + "/M/dovecot-keywords"))
+    }
+
+    @Test(arguments: ["", "../x", "..", ".hidden", "trailing.", "a..b", "tab\there", "nul\u{0}", "del\u{7F}",
+                      "/abs", "trailing/", "a//b", "a/./b", "a/../b", "a/.b", "./x", "c1\u{85}",
+                      String(repeating: "x", count: 300), String(repeating: "x/", count: 128) + "x",
+                      String(repeating: "ä", count: 100)])
     func invalidFolderNamesAreRefusedBeforeTouchingAPath(_ name: String) throws {
         #expect(throws: FolderNameError.self) { try MaildirFolderName.directory(for: name) }
         let dir = TempDir()
@@ -79,7 +125,10 @@ struct MaildirTests {
     }
 
     @Test(arguments: [("Junk", ".Junk"), ("Entwürfe", ".Entw&APw-rfe"), ("R&D", ".R&-D"), ("日本語", ".&ZeVnLIqe-"),
-                      ("a.b", ".a.b"), ("~peter/mail/台北/日本語".replacingOccurrences("/", "."), ".~peter.mail.&U,BTFw-.&ZeVnLIqe-")])
+                      ("a.b", ".a.b"), ("~peter/mail/台北/日本語".replacingOccurrences("/", "."), ".~peter.mail.&U,BTFw-.&ZeVnLIqe-"),
+                      ("Lists/work", ".Lists.work"), ("Lists.work", ".Lists.work"), ("Lists/work.2024", ".Lists.work.2024"),
+                      ("~peter/mail/台北/日本語", ".~peter.mail.&U,BTFw-.&ZeVnLIqe-"), ("Archiv/Entwürfe", ".Archiv.Entw&APw-rfe"),
+                      ("INBOX/sub", ".INBOX.sub"), (String(repeating: "x", count: 254), "." + String(repeating: "x", count: 254))])
     func folderDirectoryNames(name: String, directory: String) throws {
         #expect(try MaildirFolderName.directory(for: name) == directory)
     }
@@ -102,6 +151,33 @@ struct MaildirTests {
         #expect(dir.list(dir.path + "/M/new").isEmpty)
         #expect(dir.list(dir.path + "/M/tmp").isEmpty)
         #expect(dir.list(dir.path + "/M/cur").isEmpty)
+    }
+
+    /// `W=` as Dovecot computes it: a CR before every LF not already preceded by CR. A bare CR
+    /// before a CRLF (`\r\r\n`) is stored as CR LF, and that LF gains nothing.
+    @Test(arguments: [("a\nb\n", 4, 6), ("a\r\nb\r\n", 4, 6), ("a\r\r\nb\n", 5, 6), ("x\ry\n", 4, 5), ("a\r\r\n\r\r\n", 5, 5)])
+    func virtualSizeCountsOnlyLineFeedsWithoutCR(body: String, size: Int, virtualSize: Int) throws {
+        let dir = TempDir()
+        let md = Maildir(path: dir.path + "/M", hostName: "h")
+        let d = try md.deliver(try Message.literal("S: x\n\n" + body))
+        #expect(d.size == 6 + size)
+        #expect(d.virtualSize == 6 + 2 + virtualSize)
+        #expect(d.path.hasSuffix(",S=\(6 + size),W=\(6 + 2 + virtualSize)"))
+    }
+
+    /// The CR LF count must not depend on how the bytes are split into writes.
+    @Test func crlfCountIgnoresChunking() throws {
+        struct Null: ByteSink { mutating func write(_ bytes: UnsafeRawBufferPointer) throws {} }
+        let text = Array("a\r\nb\r\r\n\r\rc\n\r\n".utf8)
+        for size in 1...text.count {
+            var counter = CRLFCounter(Null())
+            var i = 0
+            while i < text.count {
+                try text[i..<min(i + size, text.count)].withUnsafeBytes { try counter.write($0) }
+                i += size
+            }
+            #expect(counter.pairs == 3, "chunks of \(size)")
+        }
     }
 
     @Test func largeSpooledMessageIsStreamedWithLineEndingsNormalized() throws {

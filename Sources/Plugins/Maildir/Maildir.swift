@@ -12,6 +12,23 @@ import Pipeline
 /// message been delivered. A failure at any step removes what was written: nothing is left in
 /// `new/` and no temporary file stays behind. A reader never sees a half-written message,
 /// because nothing appears in `new/` before it is complete.
+///
+/// A message stored with flags goes to `cur/` with the info part `:2,` and one letter per flag
+/// in ASCII order: the system flags as the Maildir specification names them (`D`raft,
+/// `F`lagged, `R`eplied = \\Answered, `S`een, `T`rashed = \\Deleted) and IMAP keywords as the
+/// lowercase letters Dovecot's `dovecot-keywords` file assigns (``MaildirKeywords``).
+/// Folders are Maildir++ folders (``MaildirFolderName``); a folder mdad creates gets the
+/// `maildirfolder` marker and is added to the `subscriptions` file
+/// (``MaildirSubscriptions``).
+///
+/// Files are created with mode 0666 and directories with 0777, and the process umask takes
+/// away what the mailbox owner does not want to share: mdad runs as the mailbox owner (with
+/// the owner's umask, inherited from Postfix's `local(8)` or set by an administrator's
+/// wrapper), and this is how the owner's own mail programs, qmail and Dovecot (whose modes
+/// follow the mailbox's) behave, so a group-shared Maildir stays group-readable and a
+/// private one stays private. A fixed 0600/0700 would silently break shared mailboxes; a
+/// fixed 0644 would expose private mail. An administrator who wants another mode sets the
+/// umask where mdad is started (a wrapper around `mailbox_command`, the LMTP service's unit).
 public struct Maildir: Sendable {
     /// The Maildir's root (the INBOX), without a trailing slash.
     public let path: String
@@ -36,7 +53,15 @@ public struct Maildir: Sendable {
         public let size: Int
         /// Bytes with CRLF line endings, as IMAP counts them (the `W=` field).
         public let virtualSize: Int
+        /// Keywords that were not stored: not valid IMAP keywords, or new ones in a mailbox
+        /// whose 26 keyword letters are all taken.
+        public var droppedKeywords: [String] = []
     }
+
+    /// The mode new files are created with, before the umask (see the type's documentation).
+    static let fileMode: mode_t = 0o666
+    /// The mode new directories are created with, before the umask.
+    static let directoryMode: mode_t = 0o777
 
     /// The directory of a folder (nil = INBOX), after validating its name.
     public func folderPath(_ folder: String?) throws(FolderNameError) -> String {
@@ -56,16 +81,28 @@ public struct Maildir: Sendable {
     func deliver(_ message: Message, prepending prepend: [HeaderField], folder: String?, flags: [String],
                  fault: (@Sendable (Step) throws -> Void)?) throws -> Delivery {
         let dir: String
+        let levels: [String]?
         do {
+            levels = try folder.flatMap(MaildirFolderName.levels(for:))
             dir = try folderPath(folder)
         } catch {
             throw DeliveryStatus(.temporaryFailure, error.description)
         }
         do {
-            try ensure(dir, isFolder: dir != path)
+            try ensure(dir, folderLevels: levels)
         } catch let e as SystemError {
             throw DeliveryStatus.mailbox(e, doing: "create maildir \(dir)")
         }
+        // The info part is known before anything is written, so a keyword failure leaves
+        // nothing to clean up.
+        let keywords = flags.filter { !$0.hasPrefix("\\") }
+        let assignment: MaildirKeywords.Assignment
+        do {
+            assignment = try MaildirKeywords.letters(for: keywords, in: dir)
+        } catch let e as SystemError {
+            throw DeliveryStatus.mailbox(e, doing: "update \(dir)/\(MaildirKeywords.fileName)")
+        }
+        let info = MaildirName.info(flags: flags, keywordLetters: assignment.letters)
 
         let time = Timestamp.now()
         var attempt = 0
@@ -81,7 +118,7 @@ public struct Maildir: Sendable {
             } catch let e as SystemError {
                 throw DeliveryStatus.mailbox(e, doing: "create \(tmpPath)")
             }
-            fd = open(tmpPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            fd = open(tmpPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, Self.fileMode)
             if fd >= 0 { break }
             let err = currentErrno()
             attempt += 1
@@ -91,11 +128,11 @@ public struct Maildir: Sendable {
 
         var linked: String?
         do {
-            var sink = LineFeedNormalizer(FileSink(fd: fd, path: tmpPath))
+            var sink = LineFeedNormalizer(CRLFCounter(FileSink(fd: fd, path: tmpPath)))
             try fault?(.write)
             try message.write(prepending: prepend, to: &sink)
             try sink.finish()
-            try sink.inner.flush()
+            try sink.inner.inner.flush()
             try fault?(.sync)
             try Posix.fsync(fd, path: tmpPath)
             let closeResult = close(fd)
@@ -103,8 +140,8 @@ public struct Maildir: Sendable {
             if closeResult != 0 { throw SystemError("close", path: tmpPath) }
 
             let size = sink.bytesWritten
-            let virtualSize = size + sink.lineFeeds
-            let info = MaildirName.info(flags: flags)
+            // Dovecot's rule (see CRLFCounter): an LF already preceded by CR gains nothing.
+            let virtualSize = size + sink.lineFeeds - sink.inner.pairs
             let subdir = info.isEmpty ? "/new/" : "/cur/"
             let final = dir + subdir + base + ",S=\(size),W=\(virtualSize)" + info
             try fault?(.link)
@@ -112,7 +149,7 @@ public struct Maildir: Sendable {
             linked = final
             try fault?(.directorySync)
             try Posix.fsyncDirectory(dir + subdir)
-            return Delivery(path: final, size: size, virtualSize: virtualSize)
+            return Delivery(path: final, size: size, virtualSize: virtualSize, droppedKeywords: assignment.dropped)
         } catch {
             if fd >= 0 { close(fd) }
             unlink(tmpPath)
@@ -123,22 +160,34 @@ public struct Maildir: Sendable {
         }
     }
 
-    /// Creates the Maildir (and a folder's) `cur`, `new` and `tmp` when missing, mode 0700, and
-    /// for a folder the `maildirfolder` marker Maildir++ readers expect.
-    func ensure(_ dir: String, isFolder: Bool) throws {
-        if Posix.isDirectory(dir + "/tmp") && Posix.isDirectory(dir + "/new") && Posix.isDirectory(dir + "/cur") {
+    /// Creates the Maildir (and a folder's) `cur`, `new` and `tmp` when missing; for a folder
+    /// (`folderLevels` not nil) then subscribes it and creates the `maildirfolder` marker
+    /// Maildir++ readers expect, in that order: the marker comes last, so a folder whose
+    /// set-up was interrupted (a crash, a subscriptions lock that timed out) is finished by the
+    /// next delivery instead of staying unsubscribed. A folder that has its marker is left as
+    /// it is, so a folder the user unsubscribed in IMAP stays unsubscribed.
+    func ensure(_ dir: String, folderLevels: [String]?) throws {
+        let complete = Posix.isDirectory(dir + "/tmp") && Posix.isDirectory(dir + "/new")
+            && Posix.isDirectory(dir + "/cur")
+        guard let folderLevels else {
+            if complete { return }
+            try makeParents(dir)
+            try makeMaildirDirectories(dir)
             return
         }
-        if !isFolder { try makeParents(dir) }
-        if isFolder { try ensure(path, isFolder: false) }
-        try Posix.makeDirectory(dir, mode: 0o700)
-        for sub in ["tmp", "new", "cur"] { try Posix.makeDirectory(dir + "/" + sub, mode: 0o700) }
-        if isFolder {
-            let marker = dir + "/maildirfolder"
-            let fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
-            if fd < 0 { throw SystemError("open", path: marker) }
-            close(fd)
-        }
+        let marker = dir + "/maildirfolder"
+        if complete && Posix.exists(marker) { return }
+        try ensure(path, folderLevels: nil)
+        try makeMaildirDirectories(dir)
+        try MaildirSubscriptions.subscribe(levels: folderLevels, root: path)
+        let fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, Self.fileMode)
+        if fd < 0 { throw SystemError("open", path: marker) }
+        close(fd)
+    }
+
+    private func makeMaildirDirectories(_ dir: String) throws {
+        try Posix.makeDirectory(dir, mode: Self.directoryMode)
+        for sub in ["tmp", "new", "cur"] { try Posix.makeDirectory(dir + "/" + sub, mode: Self.directoryMode) }
     }
 
     private func makeParents(_ dir: String) throws {
@@ -146,7 +195,7 @@ public struct Maildir: Sendable {
         let parts = dir.split(separator: "/", omittingEmptySubsequences: true).dropLast()
         for part in parts {
             prefix += "/" + part
-            if !Posix.isDirectory(prefix) { try Posix.makeDirectory(prefix, mode: 0o700) }
+            if !Posix.isDirectory(prefix) { try Posix.makeDirectory(prefix, mode: Self.directoryMode) }
         }
     }
 }
@@ -164,12 +213,14 @@ enum MaildirName {
         return "\(time.seconds).M\(time.microseconds)P\(pid)Q\(sequence).\(safeHost)"
     }
 
-    /// The `:2,` info suffix for IMAP system flags (letters in ASCII order, as the spec asks).
-    /// Keywords need Dovecot's keyword file and are not stored here.
-    static func info(flags: [String]) -> String {
+    /// The `:2,` info suffix: the letters of the IMAP system flags and of the keywords, in
+    /// ASCII order ("Flags must be stored in ASCII order", cr.yp.to/proto/maildir.html), so
+    /// the uppercase system flags come first. Unknown system flags (`\Recent` is the
+    /// server's to set) are left out.
+    static func info(flags: [String], keywordLetters: [Character] = []) -> String {
         let letters: [String: Character] = ["\\draft": "D", "\\flagged": "F", "\\answered": "R",
                                             "\\seen": "S", "\\deleted": "T"]
-        let chars = Set(flags.compactMap { letters[$0.lowercased()] })
+        let chars = Set(flags.compactMap { letters[$0.lowercased()] } + keywordLetters)
         guard !chars.isEmpty else { return "" }
         return ":2," + String(chars.sorted())
     }

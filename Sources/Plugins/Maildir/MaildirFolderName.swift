@@ -9,28 +9,43 @@ public struct FolderNameError: Error, Sendable, Equatable, CustomStringConvertib
 
 /// Maildir++ folder names (Courier's layout, Dovecot's `LAYOUT=maildir++`): the folder
 /// `Work.Reports` lives in the directory `.Work.Reports` beside `cur`, `new` and `tmp`, and
-/// `INBOX` is the Maildir itself. Names are checked before they touch a path: no `/`, no empty
-/// hierarchy level (so no `..`), no leading dot, no control characters. Non-ASCII names are
-/// stored in IMAP's modified UTF-7 (RFC 3501 section 5.1.3), as Dovecot stores them.
+/// `INBOX` is the Maildir itself. Non-ASCII names are stored in IMAP's modified UTF-7
+/// (RFC 3501 section 5.1.3), as Dovecot stores them.
+///
+/// Both hierarchy separators a user meets are accepted: Maildir++'s own `.` (`Lists.work`)
+/// and `/` (`Lists/work`), which Sieve scripts use (`fileinto "Lists/work"`, Pigeonhole's
+/// examples and Dovecot namespaces with `separator = /`). Both name the folder `.Lists.work`.
+/// Names are checked before they touch a path: no empty hierarchy level (so no leading,
+/// trailing or doubled separator, no `..` and no `.` level), no control characters, at most
+/// 255 bytes on disk.
 public enum MaildirFolderName {
     /// The hierarchy separator of Maildir++.
     public static let separator: Character = "."
+    /// The other separator accepted in names (Sieve's and many IMAP servers').
+    public static let alternativeSeparator: Character = "/"
 
     /// The directory name for a folder, or nil for INBOX.
     public static func directory(for name: String) throws(FolderNameError) -> String? {
+        guard let levels = try levels(for: name) else { return nil }
+        return "." + levels.joined(separator: String(separator))
+    }
+
+    /// The folder's hierarchy levels as IMAP names them (modified UTF-7), or nil for INBOX:
+    /// `Lists/work` and `Lists.work` are `["Lists", "work"]`.
+    public static func levels(for name: String) throws(FolderNameError) -> [String]? {
         func bad(_ why: String) -> FolderNameError { FolderNameError(name: name, problem: why) }
         if name.isEmpty { throw bad("empty") }
         if name.uppercased() == "INBOX" { return nil }
         if name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F || ($0.value >= 0x80 && $0.value < 0xA0) }) {
             throw bad("control characters are not allowed")
         }
-        if name.contains("/") { throw bad("'/' is not allowed; use '.' between hierarchy levels") }
-        if name.hasPrefix(".") || name.hasSuffix(".") || name.contains("..") {
-            throw bad("empty hierarchy level (leading, trailing or double '.')")
+        let parts = name.split(omittingEmptySubsequences: false) { $0 == separator || $0 == alternativeSeparator }
+        if parts.contains(where: \.isEmpty) {
+            throw bad("empty hierarchy level (leading, trailing or double '.' or '/')")
         }
-        let encoded = "." + ModifiedUTF7.encode(name)
-        if encoded.utf8.count > 255 { throw bad("longer than 255 bytes on disk") }
-        return encoded
+        let levels = parts.map { ModifiedUTF7.encode(String($0)) }
+        if levels.reduce(1, { $0 + $1.utf8.count + 1 }) - 1 > 255 { throw bad("longer than 255 bytes on disk") }
+        return levels
     }
 }
 
