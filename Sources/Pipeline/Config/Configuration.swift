@@ -79,7 +79,8 @@ public struct Configuration: Sendable {
         return (file, nil)
     }
 
-    func error(_ name: String, _ message: String) -> ConfigError {
+    /// An error about a parameter, located at the line that set it.
+    public func error(_ name: String, _ message: String) -> ConfigError {
         let (f, l) = origin(name)
         return ConfigError(file: f, line: l, message)
     }

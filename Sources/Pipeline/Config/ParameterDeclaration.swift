@@ -116,5 +116,18 @@ public enum CoreParameters {
               "Where messages larger than the in-memory limit are spooled; empty means $TMPDIR or /tmp."),
         .init("spool_memory_limit", .size, default: "1048576",
               "Messages up to this size are held in memory while they are processed."),
+        // Virtual mailboxes, as Postfix's virtual(8) defines them.
+        .init("virtual_mailbox_domains", .list, default: "",
+              "Domains whose recipients have virtual mailboxes (names or tables)."),
+        .init("virtual_mailbox_base", .string, default: "",
+              "Prefix of every virtual_mailbox_maps result."),
+        .init("virtual_mailbox_maps", .list, default: "",
+              "Tables: address → mailbox path under virtual_mailbox_base; a trailing '/' means Maildir."),
+        .init("virtual_uid_maps", .list, default: "",
+              "Tables: address → user ID the virtual mailbox is written as (static:5000 for one ID)."),
+        .init("virtual_gid_maps", .list, default: "",
+              "Tables: address → group ID the virtual mailbox is written as."),
+        .init("virtual_minimum_uid", .integer, default: "100",
+              "The smallest user ID a virtual_uid_maps result may give."),
     ]
 }
