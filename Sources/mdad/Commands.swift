@@ -16,7 +16,46 @@ struct MdadCommand: AsyncParsableCommand {
         discussion: """
             mdad deliver [-c DIR] [-d USER] [-a ADDRESS] [-r ADDRESS] [-f SENDER] [-m MAILBOX] < message
               Deliver one message (Postfix's mailbox_command). See `mdad deliver --help`.
-            """)
+            """,
+        subcommands: [PostconfSubcommand.self])
+}
+
+/// `mdad postconf`, with Postfix's flags.
+struct PostconfSubcommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "postconf",
+        abstract: "Show or change main.cf parameters, as Postfix's postconf.")
+
+    @Option(name: .customShort("c"), help: "Configuration directory (default: $MDAD_CONFIG_DIR, else /etc/mdad).")
+    var configDirectory: String?
+
+    @Flag(name: .customShort("n"), help: "Show only parameters set in main.cf.")
+    var nonDefault = false
+
+    @Flag(name: .customShort("d"), help: "Show default values.")
+    var defaults = false
+
+    @Flag(name: .customShort("x"), help: "Expand $name references in values.")
+    var expand = false
+
+    @Flag(name: .customShort("e"), help: "Edit main.cf: each argument is 'name = value'.")
+    var edit = false
+
+    @Flag(name: .customShort("X"), help: "Remove the named parameters from main.cf.")
+    var remove = false
+
+    @Argument(help: "Parameter names (or, with -e, 'name = value' settings).")
+    var arguments: [String] = []
+
+    func run() throws {
+        var o = PostconfCommand.Options()
+        o.configDirectory = configDirectory
+        o.mode = defaults ? .defaults : nonDefault ? .nonDefault : .current
+        o.expand = expand
+        if edit { o.edits = arguments } else if remove { o.removals = arguments } else { o.names = arguments }
+        let status = PostconfCommand.run(o)
+        if status != 0 { throw ExitCode(status) }
+    }
 }
 
 /// `mdad deliver`: parsed by hand (start-up is part of every delivery), exit code chosen here.

@@ -92,7 +92,7 @@ public struct LocalDeliveryAgent: Sendable {
                           hostName: try config.string("myhostname"),
                           destination: logFile.isEmpty ? .standardError : .file(logFile))
             for w in config.warnings { log.log("warning: \(w)") }
-            for e in config.unknownEntries {
+            for e in config.unusedEntries {
                 log.log("warning: \(e.file), line \(e.line): unused parameter: \(e.name)=\(e.value)")
             }
             chain = try registry.makeChain(config)
