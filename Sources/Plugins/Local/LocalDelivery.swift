@@ -87,10 +87,9 @@ public struct LocalDeliveryAgent: Sendable {
                 config.set(String(o[..<eq]).trimmingWhitespace(), String(o[o.index(after: eq)...]).trimmingWhitespace())
             }
             try config.validate()
-            let logFile = try config.string("maillog_file")
             log = Maillog(program: "\(try config.string("syslog_name"))/\(program)",
                           hostName: try config.string("myhostname"),
-                          destination: logFile.isEmpty ? .standardError : .file(logFile))
+                          destination: try Self.logDestination(config))
             for w in config.warnings { log.log("warning: \(w)") }
             for e in config.unusedEntries {
                 log.log("warning: \(e.file), line \(e.line): unused parameter: \(e.name)=\(e.value)")
@@ -225,6 +224,23 @@ public struct LocalDeliveryAgent: Sendable {
         }
         let whereTo = folders == ["INBOX"] ? "" : " folder " + folders.joined(separator: ",")
         return .delivered(DeliveryStatus(.delivered, "delivered to maildir\(whereTo)"))
+    }
+
+    /// `maillog_file` when set; else `maillog_destination` (stderr or syslog with `syslog_facility`).
+    static func logDestination(_ config: Configuration) throws(ConfigError) -> Maillog.Destination {
+        let file = try config.string("maillog_file")
+        if !file.isEmpty { return .file(file) }
+        switch try config.string("maillog_destination").lowercased() {
+        case "stderr": return .standardError
+        case "syslog":
+            let name = try config.string("syslog_facility")
+            guard let facility = Maillog.facility(named: name) else {
+                throw config.error("syslog_facility", "bad syslog_facility \"\(name)\"; expected mail, user, daemon, auth or local0 … local7")
+            }
+            return .syslog(facility: facility)
+        case let other:
+            throw config.error("maillog_destination", "bad maillog_destination \"\(other)\"; expected stderr or syslog")
+        }
     }
 
     /// The final recipient: `-r`, else `-a`, else the user at `myhostname`.
