@@ -26,7 +26,14 @@ final class PostfixInstance: @unchecked Sendable {
         }
         try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: root.path)
         chown(root.appendingPathComponent("data").path, try Self.uid("postfix"), gid_t(bitPattern: -1))
-        try mdadMainCF.write(to: mdadConfig.appendingPathComponent("main.cf"), atomically: true, encoding: .utf8)
+        // mdad logs to its own file, as an administrator would set it up behind Postfix, so that
+        // only the status line reaches Postfix's log and bounces.
+        let mdadLog = root.appendingPathComponent("mdad.log").path
+        // Every recipient's delivery runs as that user; in production syslog is the answer
+        // (maillog_destination = syslog), here a file all test users may append to.
+        FileManager.default.createFile(atPath: mdadLog, contents: nil, attributes: [.posixPermissions: 0o666])
+        chmod(mdadLog, 0o666)
+        try (mdadMainCF + "\nmaillog_file = \(mdadLog)\n").write(to: mdadConfig.appendingPathComponent("main.cf"), atomically: true, encoding: .utf8)
         try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: mdadConfig.path)
         try fm.setAttributes([.posixPermissions: 0o644], ofItemAtPath: mdadConfig.appendingPathComponent("main.cf").path)
         let main = """
@@ -43,11 +50,13 @@ final class PostfixInstance: @unchecked Sendable {
             mynetworks = 127.0.0.0/8
             alias_maps =
             alias_database =
+            local_recipient_maps =
             biff = no
             smtputf8_enable = no
             maillog_file_prefixes = /tmp
             maillog_file = \(maillog.path)
-            mailbox_command = \(MDAD.binary) deliver -c \(mdadConfig.path) -f "$SENDER" -a "$RECIPIENT"
+            mailbox_command = \(MDAD.binary) deliver -c \(mdadConfig.path) -f "$SENDER" -a "$ORIGINAL_RECIPIENT" -r "$RECIPIENT"
+            recipient_delimiter = +
             """
         try main.write(to: etc.appendingPathComponent("main.cf"), atomically: true, encoding: .utf8)
         let services = [
