@@ -18,6 +18,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // The core: message model, envelope and transaction, stages and the chain runner,
@@ -39,17 +41,30 @@ let package = Package(
             dependencies: ["Pipeline"],
             swiftSettings: strict
         ),
+        // The LMTP daemon: the session as a value type, the NIO listeners, the service.
+        .target(
+            name: "LMTPServer",
+            dependencies: [
+                "Pipeline", "Plugins",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // The program: argument parsing and wiring only.
         .executableTarget(
             name: "mdad",
             dependencies: [
-                "Pipeline", "Plugins",
+                "Pipeline", "Plugins", "LMTPServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "PipelineTestKit"]),
         .testTarget(name: "PluginsTests", dependencies: ["Plugins", "Pipeline", "PipelineTestKit"]),
+        .testTarget(name: "LMTPServerTests", dependencies: ["LMTPServer", "Pipeline"]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["Pipeline", "mdad"],

@@ -31,7 +31,7 @@ final class PostfixInstance: @unchecked Sendable {
         let mdadLog = root.appendingPathComponent("mdad.log").path
         // Every recipient's delivery runs as that user; in production syslog is the answer
         // (maillog_destination = syslog), here a file all test users may append to.
-        FileManager.default.createFile(atPath: mdadLog, contents: nil, attributes: [.posixPermissions: 0o666])
+        _ = FileManager.default.createFile(atPath: mdadLog, contents: nil, attributes: [.posixPermissions: 0o666])
         chmod(mdadLog, 0o666)
         try (mdadMainCF + "\nmaillog_file = \(mdadLog)\n").write(to: mdadConfig.appendingPathComponent("main.cf"), atomically: true, encoding: .utf8)
         try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: mdadConfig.path)
