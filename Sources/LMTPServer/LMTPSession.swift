@@ -154,7 +154,10 @@ public struct LMTPSession: Sendable {
 
     /// The client said nothing for too long.
     public mutating func timedOut() -> [Action] {
-        guard mode != .closed else { return [] }
+        switch mode {
+        case .closed, .waitingForRecipient, .waitingForDelivery: return []   // the client waits for us
+        default: break
+        }
         var out: [Action] = []
         if messageOpen { out.append(.abortMessage); messageOpen = false }
         mode = .closed

@@ -2,8 +2,11 @@
 import Glibc
 #endif
 import ArgumentParser
+import LMTPServer
+import Logging
 import Pipeline
 import Plugins
+import ServiceLifecycle
 
 enum FileHandleStderr {
     static func write(_ text: String) { try? Posix.writeAll(2, Array(text.utf8)) }
@@ -17,7 +20,7 @@ struct MdadCommand: AsyncParsableCommand {
             mdad deliver [-c DIR] [-d USER] [-a ADDRESS] [-r ADDRESS] [-f SENDER] [-m MAILBOX] < message
               Deliver one message (Postfix's mailbox_command). See `mdad deliver --help`.
             """,
-        subcommands: [PostconfSubcommand.self])
+        subcommands: [ServeSubcommand.self, PostconfSubcommand.self])
 }
 
 /// `mdad postconf`, with Postfix's flags.
@@ -75,6 +78,35 @@ enum DeliverCommand {
             return .ok
         case .deliver(let options):
             return await LocalDeliveryAgent().runAndReport(options)
+        }
+    }
+}
+
+/// `mdad serve`: the LMTP daemon.
+struct ServeSubcommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the LMTP server on the listeners of lmtp_listen (SIGTERM stops, SIGHUP reloads).")
+
+    @Option(name: .customShort("c"), help: "Configuration directory (default: $MDAD_CONFIG_DIR, else /etc/mdad).")
+    var configDirectory: String?
+
+    func run() async throws {
+        let service: LMTPService
+        do {
+            service = try LMTPService(configDirectory: configDirectory)
+        } catch {
+            FileHandleStderr.write("mdad serve: fatal: \(error)\n")
+            throw ExitCode(1)
+        }
+        let logger = Logger(label: "mdad.serve")
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            FileHandleStderr.write("mdad serve: fatal: \(error)\n")
+            throw ExitCode(1)
         }
     }
 }

@@ -179,7 +179,7 @@ public struct LocalDeliveryAgent: Sendable {
         // 7. Carry out what the chain asked for.
         let maildir = Maildir(path: target.maildir, hostName: myhostname)
         for i in tx.pendingIndices {
-            tx.recipients[i].state = store(tx.recipients[i], message: tx.message, maildir: maildir, logger: logger)
+            tx.recipients[i].state = Self.store(tx.recipients[i], message: tx.message, maildir: maildir, logger: logger)
         }
         let done = Timestamp.now()
 
@@ -195,8 +195,8 @@ public struct LocalDeliveryAgent: Sendable {
     }
 
     /// Carries out one recipient's actions; the first failure decides (temporary, so the MTA
-    /// retries the whole delivery).
-    func store(_ r: Recipient, message: Message, maildir: Maildir, logger: Logger) -> RecipientState {
+    /// retries the whole delivery). Shared by `mdad deliver` and the LMTP server.
+    public static func store(_ r: Recipient, message: Message, maildir: Maildir, logger: Logger) -> RecipientState {
         var folders: [String] = []
         for action in r.effectiveActions {
             switch action {
@@ -227,7 +227,7 @@ public struct LocalDeliveryAgent: Sendable {
     }
 
     /// `maillog_file` when set; else `maillog_destination` (stderr or syslog with `syslog_facility`).
-    static func logDestination(_ config: Configuration) throws(ConfigError) -> Maillog.Destination {
+    public static func logDestination(_ config: Configuration) throws(ConfigError) -> Maillog.Destination {
         let file = try config.string("maillog_file")
         if !file.isEmpty { return .file(file) }
         switch try config.string("maillog_destination").lowercased() {
