@@ -69,6 +69,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["Pipeline", "mdad"],
+            exclude: ["Scripts"],
             resources: [.copy("Corpus")]
         ),
     ]

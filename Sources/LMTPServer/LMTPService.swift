@@ -182,8 +182,9 @@ public final class LMTPService: Service, Sendable {
     }
 
     static func refuse(_ channel: Channel, _ reply: String) -> EventLoopFuture<Void> {
-        let buffer = channel.allocator.buffer(string: reply)
-        return channel.writeAndFlush(buffer).flatMap { channel.close() }.recover { _ in }
+        channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(RefuseHandler(reply: reply))
+        }
     }
 }
 
@@ -193,4 +194,22 @@ extension String {
     func replacingLocalhost(_ host: String) -> String {
         host == "127.0.0.1" || host == "::1" ? self : "unknown[\(host)]"
     }
+}
+
+/// Answers one reply as soon as the connection is up, then closes it (554 outside
+/// mynetworks, 421 past the connection limit).
+final class RefuseHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    let reply: String
+
+    init(reply: String) { self.reply = reply }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let buffer = context.channel.allocator.buffer(string: reply)
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in loopBound.value.close(promise: nil) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
 }
