@@ -29,10 +29,12 @@ let package = Package(
             dependencies: [.product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // Thin shims over system calls Swift's Glibc module does not declare (syncfs).
+        .target(name: "CSystemShims"),
         // Built-in stages and delivery backends (Maildir) and local delivery (`mdad deliver`).
         .target(
             name: "Plugins",
-            dependencies: ["Pipeline", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Pipeline", "CSystemShims", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // What a stage author needs to test a stage in a few lines.

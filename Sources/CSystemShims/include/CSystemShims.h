@@ -1,0 +1,8 @@
+#ifndef MDAD_CSYSTEMSHIMS_H
+#define MDAD_CSYSTEMSHIMS_H
+
+/// syncfs(2): flush every dirty buffer of the file system that holds `fd`. Declared by glibc
+/// only under _GNU_SOURCE, which Swift's Glibc module does not define; this shim exposes it.
+int mdad_syncfs(int fd);
+
+#endif
