@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Logging
+import NIOPosix
 import Pipeline
 import Plugins
 
@@ -15,13 +16,24 @@ public struct LMTPDelivery: Sendable {
     public let resolver: MailboxResolver
     public let log: Maillog
     public let hostName: String
+    let sync: MaildirSync
+    /// Where blocking file work runs (never on an event loop, never on Swift's small
+    /// cooperative pool, which would serialise concurrent fsyncs).
+    let pool: NIOThreadPool?
 
-    public init(configuration: Configuration, registry: StageRegistry = .builtin, log: Maillog) throws {
+    public init(configuration: Configuration, registry: StageRegistry = .builtin, log: Maillog,
+                group: GroupSync? = nil, pool: NIOThreadPool? = nil) throws {
         self.configuration = configuration
         self.chain = try registry.makeChain(configuration)
         self.resolver = try MailboxResolver(configuration)
         self.log = log
         self.hostName = try configuration.string("myhostname")
+        let name = try configuration.string("maildir_sync")
+        guard let sync = MaildirSync.named(name, group: group) else {
+            throw configuration.error("maildir_sync", "bad maildir_sync \"\(name)\"; expected always, group or none")
+        }
+        self.sync = sync
+        self.pool = pool
     }
 
     /// RCPT TO: the recipient's mailbox, or why not (550 5.1.1 unknown, 451 4.3.0 lookup failure).
@@ -85,18 +97,33 @@ public struct LMTPDelivery: Sendable {
                                     recipients: recipients.count))
         await chain.run(&tx, context: StageContext(logger: logger, configuration: configuration))
         let chained = Timestamp.now()
-        for i in tx.pendingIndices {
-            let target = targets[i]
-            // This process writes every mailbox with its own identity: mailboxes must belong to
-            // the user mdad serve runs as (the usual virtual-mailbox setup, one vmail user).
-            if geteuid() != target.uid {
-                tx.recipients[i].defer(DeliveryStatus(.temporaryFailure, "mailbox owner mismatch",
-                    reason: "mdad serve runs as uid \(geteuid()) but the mailbox of \(target.owner) belongs to uid \(target.uid); run mdad serve as that user, or deliver with mdad deliver"))
-                continue
+        let stored = tx
+        let (hostName, sync, storeLogger) = (self.hostName, self.sync, logger)
+        let store: @Sendable () -> [Int: RecipientState] = {
+            var states: [Int: RecipientState] = [:]
+            for i in stored.pendingIndices {
+                let target = targets[i]
+                // This process writes every mailbox with its own identity: mailboxes must belong
+                // to the user mdad serve runs as (the usual virtual-mailbox setup, one vmail user).
+                if geteuid() != target.uid {
+                    states[i] = .deferred(DeliveryStatus(.temporaryFailure, "mailbox owner mismatch",
+                        reason: "mdad serve runs as uid \(geteuid()) but the mailbox of \(target.owner) belongs to uid \(target.uid); run mdad serve as that user, or deliver with mdad deliver"))
+                    continue
+                }
+                let maildir = Maildir(path: target.maildir, hostName: hostName, sync: sync)
+                states[i] = LocalDeliveryAgent.store(stored.recipients[i], message: stored.message, maildir: maildir, logger: storeLogger)
             }
-            let maildir = Maildir(path: target.maildir, hostName: hostName)
-            tx.recipients[i].state = LocalDeliveryAgent.store(tx.recipients[i], message: tx.message, maildir: maildir, logger: logger)
+            return states
         }
+        let states: [Int: RecipientState]
+        if let pool {
+            states = (try? await pool.runIfActive(store)) ?? Dictionary(uniqueKeysWithValues: stored.pendingIndices.map {
+                ($0, RecipientState.deferred(DeliveryStatus(.temporaryFailure, "server shutting down")))
+            })
+        } else {
+            states = store()
+        }
+        for (i, state) in states { tx.recipients[i].state = state }
         let done = Timestamp.now()
         return tx.recipients.map { r in
             let status = r.state.status ?? DeliveryStatus(.temporaryFailure, "no outcome")

@@ -23,6 +23,9 @@ public final class LMTPService: Service, Sendable {
     let engine: NIOLockedValueBox<LMTPDelivery>
     let connections = ConnectionRegistry()
     let group: MultiThreadedEventLoopGroup
+    /// One group commit for every delivery of this process.
+    let groupSync = GroupSync()
+    let pool: NIOThreadPool
     /// Listening addresses once bound (for tests that bind port 0).
     public let boundAddresses = NIOLockedValueBox<[SocketAddress]>([])
 
@@ -31,10 +34,16 @@ public final class LMTPService: Service, Sendable {
         self.configDirectory = configDirectory
         self.registry = registry
         self.group = group
-        self.engine = NIOLockedValueBox(try LMTPService.loadEngine(configDirectory, registry))
+        let d = Configuration.directory(commandLine: configDirectory)
+        let threads = (try? Configuration.load(directory: d.path, explicit: d.explicit, table: registry.parameterTable)
+            .integer("lmtp_worker_threads")) ?? 32
+        self.pool = NIOThreadPool(numberOfThreads: max(1, threads))
+        self.pool.start()
+        self.engine = NIOLockedValueBox(try LMTPService.loadEngine(configDirectory, registry, groupSync, pool))
     }
 
-    static func loadEngine(_ dir: String?, _ registry: StageRegistry) throws -> LMTPDelivery {
+    static func loadEngine(_ dir: String?, _ registry: StageRegistry, _ groupSync: GroupSync,
+                           _ pool: NIOThreadPool) throws -> LMTPDelivery {
         let d = Configuration.directory(commandLine: dir)
         let config = try Configuration.load(directory: d.path, explicit: d.explicit, table: registry.parameterTable)
         try config.validate()
@@ -44,13 +53,13 @@ public final class LMTPService: Service, Sendable {
             log.log("warning: \(e.file), line \(e.line): unused parameter: \(e.name)=\(e.value)")
         }
         log.flush()
-        return try LMTPDelivery(configuration: config, registry: registry, log: log)
+        return try LMTPDelivery(configuration: config, registry: registry, log: log, group: groupSync, pool: pool)
     }
 
     /// Re-reads main.cf and the tables; keeps the old engine when the new configuration fails.
     public func reload() {
         do {
-            let fresh = try LMTPService.loadEngine(configDirectory, registry)
+            let fresh = try LMTPService.loadEngine(configDirectory, registry, groupSync, pool)
             engine.withLockedValue { $0 = fresh }
             fresh.log.log("reload: configuration reloaded")
             fresh.log.flush()

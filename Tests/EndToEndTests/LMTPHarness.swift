@@ -34,6 +34,7 @@ final class LMTPInstance: @unchecked Sendable {
             maillog_file = \(maillog.path)
             spool_directory = \(root.path)
             lmtp_shutdown_timeout = 10
+            maildir_sync = group
             \(extraMainCF)
             """.write(to: root.appendingPathComponent("etc/main.cf"), atomically: true, encoding: .utf8)
         process.executableURL = URL(fileURLWithPath: MDAD.binary)

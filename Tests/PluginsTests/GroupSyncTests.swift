@@ -2,6 +2,8 @@
 import Glibc
 #endif
 import Testing
+import PipelineTestKit
+import Pipeline
 @testable import Plugins
 
 @Suite("group commit")
@@ -41,5 +43,21 @@ struct GroupSyncTests {
 
     @Test func aBadDescriptorIsAnError() {
         #expect(throws: (any Error).self) { try GroupSync().sync(-1, path: "bad") }
+    }
+}
+
+@Suite("Maildir sync modes")
+struct MaildirSyncModeTests {
+    @Test(arguments: ["always", "group", "none"])
+    func everyModeDeliversIntoNew(_ mode: String) throws {
+        let dir = TempDir()
+        let group = GroupSync()
+        let sync = try #require(MaildirSync.named(mode, group: group))
+        let md = Maildir(path: dir.path + "/M", hostName: "h", sync: sync)
+        for _ in 0..<3 { _ = try md.deliver(try Message.literal("Subject: x\n\nb\n")) }
+        #expect(dir.list(dir.path + "/M/new").count == 3)
+        #expect(dir.list(dir.path + "/M/tmp").isEmpty)
+        if mode == "group" { #expect(group.flushes == 6, "two shared flushes per delivery when alone") }
+        #expect(MaildirSync.named("sometimes", group: group) == nil)
     }
 }

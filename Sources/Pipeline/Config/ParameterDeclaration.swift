@@ -120,7 +120,11 @@ public enum CoreParameters {
               "Where messages larger than the in-memory limit are spooled; empty means $TMPDIR or /tmp."),
         .init("spool_memory_limit", .size, default: "1048576",
               "Messages up to this size are held in memory while they are processed."),
+        .init("maildir_sync", .string, default: "always",
+              "How deliveries are made durable: always (fsync file and new/), group (shared syncfs flushes, same promise), none (benchmarks only: not durable)."),
         // The LMTP server (mdad serve).
+        .init("lmtp_worker_threads", .integer, default: "32",
+              "Threads for blocking delivery work (file writes, fsync), apart from the network threads."),
         .init("lmtp_listen", .list, default: "unix:/run/mdad/lmtp",
               "Where mdad serve listens: unix:/path and inet:host:port, any mix."),
         .init("lmtp_unix_mode", .string, default: "0666",
