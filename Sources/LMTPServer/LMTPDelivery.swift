@@ -99,29 +99,34 @@ public struct LMTPDelivery: Sendable {
         let chained = Timestamp.now()
         let stored = tx
         let (hostName, sync, storeLogger) = (self.hostName, self.sync, logger)
-        let store: @Sendable () -> [Int: RecipientState] = {
-            var states: [Int: RecipientState] = [:]
-            for i in stored.pendingIndices {
-                let target = targets[i]
-                // This process writes every mailbox with its own identity: mailboxes must belong
-                // to the user mdad serve runs as (the usual virtual-mailbox setup, one vmail user).
-                if geteuid() != target.uid {
-                    states[i] = .deferred(DeliveryStatus(.temporaryFailure, "mailbox owner mismatch",
-                        reason: "mdad serve runs as uid \(geteuid()) but the mailbox of \(target.owner) belongs to uid \(target.uid); run mdad serve as that user, or deliver with mdad deliver"))
-                    continue
-                }
-                let maildir = Maildir(path: target.maildir, hostName: hostName, sync: sync)
-                states[i] = LocalDeliveryAgent.store(stored.recipients[i], message: stored.message, maildir: maildir, logger: storeLogger)
+        // Each recipient's copy is written on the blocking pool, all at once: with group
+        // commit their flushes are shared, so five recipients cost about one delivery's flushes.
+        let store: @Sendable (Int) -> RecipientState = { i in
+            let target = targets[i]
+            // This process writes every mailbox with its own identity: mailboxes must belong to
+            // the user mdad serve runs as (the usual virtual-mailbox setup, one vmail user).
+            if geteuid() != target.uid {
+                return .deferred(DeliveryStatus(.temporaryFailure, "mailbox owner mismatch",
+                    reason: "mdad serve runs as uid \(geteuid()) but the mailbox of \(target.owner) belongs to uid \(target.uid); run mdad serve as that user, or deliver with mdad deliver"))
             }
-            return states
+            let maildir = Maildir(path: target.maildir, hostName: hostName, sync: sync)
+            return LocalDeliveryAgent.store(stored.recipients[i], message: stored.message, maildir: maildir, logger: storeLogger)
         }
-        let states: [Int: RecipientState]
-        if let pool {
-            states = (try? await pool.runIfActive(store)) ?? Dictionary(uniqueKeysWithValues: stored.pendingIndices.map {
-                ($0, RecipientState.deferred(DeliveryStatus(.temporaryFailure, "server shutting down")))
-            })
-        } else {
-            states = store()
+        let pool = self.pool
+        let states = await withTaskGroup(of: (Int, RecipientState).self) { tasks in
+            for i in stored.pendingIndices {
+                tasks.addTask {
+                    guard let pool else { return (i, store(i)) }
+                    do {
+                        return (i, try await pool.runIfActive { store(i) })
+                    } catch {
+                        return (i, .deferred(DeliveryStatus(.temporaryFailure, "server shutting down")))
+                    }
+                }
+            }
+            var out: [Int: RecipientState] = [:]
+            for await (i, state) in tasks { out[i] = state }
+            return out
         }
         for (i, state) in states { tx.recipients[i].state = state }
         let done = Timestamp.now()
