@@ -14,7 +14,9 @@ final class LMTPInstance: @unchecked Sendable {
     let process = Process()
     private let stderrPipe = Pipe()
 
-    init(extraMainCF: String = "") throws {
+    /// `extraMainCF` lines override the defaults (the last definition wins); with
+    /// `socketInExtra`, `PLACEHOLDER` in it stands for this instance's UNIX socket path.
+    init(extraMainCF: String = "", socketInExtra: Bool = false) throws {
         let root = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("mdad-lmtp-\(UUID().uuidString.prefix(8))")
         self.root = root
         port = try freeLoopbackPort()
@@ -35,7 +37,7 @@ final class LMTPInstance: @unchecked Sendable {
             spool_directory = \(root.path)
             lmtp_shutdown_timeout = 10
             maildir_sync = group
-            \(extraMainCF)
+            \(socketInExtra ? extraMainCF.replacingOccurrences(of: "PLACEHOLDER", with: root.appendingPathComponent("lmtp.sock").path) : extraMainCF)
             """.write(to: root.appendingPathComponent("etc/main.cf"), atomically: true, encoding: .utf8)
         process.executableURL = URL(fileURLWithPath: MDAD.binary)
         process.arguments = ["serve", "-c", root.appendingPathComponent("etc").path]

@@ -130,3 +130,59 @@ struct LMTPLifecycleTests {
         #expect(server.files("alice").count == 1)
     }
 }
+
+@Suite("mdad serve reload and listeners", .serialized)
+struct LMTPReloadTests {
+    @Test func sighupReloadsAndABrokenConfigKeepsTheOldOne() throws {
+        let server = try LMTPInstance()
+        defer { server.cleanup() }
+        let mainCF = server.root.appendingPathComponent("etc/main.cf")
+        let original = try String(contentsOf: mainCF, encoding: .utf8)
+        // bob disappears from the map: after SIGHUP, bob@ is unknown.
+        try original.replacingOccurrences(of: ", bob@example.com=bob/", with: "").write(to: mainCF, atomically: true, encoding: .utf8)
+        kill(server.process.processIdentifier, SIGHUP)
+        usleep(500_000)
+        let out = try server.client("per-recipient")
+        let refused = out["refused"] as? [String: [Any]] ?? [:]
+        #expect(refused.keys.sorted() == ["bob@example.com", "nobody@example.com"], "\(out)")
+        // A broken main.cf: the reload fails, the previous configuration stays in force.
+        try (original + "message_size_limit = lots\n").write(to: mainCF, atomically: true, encoding: .utf8)
+        kill(server.process.processIdentifier, SIGHUP)
+        usleep(500_000)
+        let again = try server.client("per-recipient")
+        #expect((again["refused"] as? [String: [Any]] ?? [:]).keys.sorted() == ["bob@example.com", "nobody@example.com"])
+        let log = try String(contentsOf: server.maillog, encoding: .utf8)
+        #expect(log.contains("reload: configuration reloaded"))
+        #expect(log.contains("warning: reload failed, keeping the previous configuration"))
+        #expect(log.contains("expected a whole number"))
+        #expect(server.process.isRunning)
+    }
+
+    @Test func ipv6Listener() throws {
+        let port = try freeLoopbackPort()
+        let server = try LMTPInstance(extraMainCF: "lmtp_listen = inet:[::1]:\(port), unix:PLACEHOLDER\n", socketInExtra: true)
+        defer { server.cleanup() }
+        let out = try server.client("connect", address: "[::1]:\(port)")
+        #expect((out["replies"] as? [String])?.first?.hasPrefix("220 mx.example.test") == true, "\(out)")
+    }
+}
+
+@Suite("mdad serve memory")
+struct LMTPMemoryTests {
+    /// A 100 MB message is spooled to disk as it arrives (with flow control): the server's
+    /// peak resident memory stays far below the message size.
+    @Test func aHundredMegabyteMessageDoesNotNeedAHundredMegabytes() throws {
+        let server = try LMTPInstance(extraMainCF: "message_size_limit = 0\n")
+        defer { server.cleanup() }
+        let out = try server.client("big")
+        #expect((out["replies"] as? [String])?.first?.hasPrefix("250 2.0.0 <alice@example.com>") == true, "\(out)")
+        let status = try String(contentsOfFile: "/proc/\(server.process.processIdentifier)/status", encoding: .utf8)
+        let peakKB = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }
+            .flatMap { Int($0.split(whereSeparator: { $0 == " " || $0 == "\t" })[1]) } ?? 0
+        print("mdad serve peak resident memory for a 100 MB message: \(peakKB / 1024) MB")
+        #expect(peakKB > 0 && peakKB < 64 * 1024, "peak \(peakKB) kB")
+        let stored = try #require(server.files("alice").first)
+        let size = try FileManager.default.attributesOfItem(atPath: stored.path)[.size] as? Int ?? 0
+        #expect(size > 100_000_000)
+    }
+}

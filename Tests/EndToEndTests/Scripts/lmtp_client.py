@@ -14,7 +14,7 @@ def connect_raw():
         s.connect(address)
     else:
         host, port = address.rsplit(":", 1)
-        s = socket.create_connection((host, int(port)))
+        s = socket.create_connection((host.strip("[]"), int(port)))
     s.settimeout(10)
     return s
 
@@ -51,7 +51,7 @@ def lmtp():
     if address.startswith("/"):
         return smtplib.LMTP(address)
     host, port = address.rsplit(":", 1)
-    return smtplib.LMTP(host, int(port))
+    return smtplib.LMTP(host.strip("[]"), int(port))
 
 
 out = {}
@@ -117,6 +117,21 @@ elif scenario == "hangup":
     s.sendall(b"Subject: never finished\r\n\r\npartial body")
     time.sleep(0.2)
     s.close()
+elif scenario == "big":
+    # 100 MB of content, streamed: the server must not hold it in memory.
+    s = connect_raw()
+    read_replies(s, 1)
+    s.sendall(b"LHLO client\r\nMAIL FROM:<s@example.org>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n")
+    read_replies(s, 4)
+    s.sendall(b"Subject: big\r\n\r\n")
+    line = b"0123456789" * 10 + b"\r\n"
+    block = line * 10000   # about 1 MB
+    for _ in range(100):
+        s.sendall(block)
+    s.sendall(b".\r\n")
+    s.settimeout(120)
+    out["replies"] = read_replies(s, 1)
+    out["size"] = len(block) * 100
 elif scenario == "connect":
     s = connect_raw()
     out["replies"] = read_replies(s, 1)
