@@ -63,22 +63,8 @@ struct PostconfSubcommand: ParsableCommand {
 
 /// `mdad deliver`: parsed by hand (start-up is part of every delivery), exit code chosen here.
 enum DeliverCommand {
-    /// A usage error is the administrator's mistake, so it defers (75) rather than bounce.
     static func runFromCommandLine(_ args: [String]) async -> SysExit {
-        let parsed: DeliverArguments.Parsed
-        do {
-            parsed = try DeliverArguments.parse(args)
-        } catch {
-            FileHandleStderr.write("\(EnhancedStatus.configurationError) mdad deliver: \(error.description)\n")
-            return .tempFail
-        }
-        switch parsed {
-        case .help:
-            try? Posix.writeAll(1, Array(DeliverArguments.usage.utf8))
-            return .ok
-        case .deliver(let options):
-            return await LocalDeliveryAgent().runAndReport(options)
-        }
+        await LocalDeliveryAgent.runFromCommandLine(args)
     }
 }
 
