@@ -47,7 +47,7 @@ let package = Package(
         .target(
             name: "LMTPServer",
             dependencies: [
-                "Pipeline", "Plugins",
+                "Pipeline", "Plugins", "CSystemShims",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -16,14 +16,17 @@ public struct LMTPDelivery: Sendable {
     public let resolver: MailboxResolver
     public let log: Maillog
     public let hostName: String
+    /// Passed to child deliveries (`mdad deliver -c`).
+    let configDirectory: String?
     let sync: MaildirSync
     /// Where blocking file work runs (never on an event loop, never on Swift's small
     /// cooperative pool, which would serialise concurrent fsyncs).
     let pool: NIOThreadPool?
 
     public init(configuration: Configuration, registry: StageRegistry = .builtin, log: Maillog,
-                group: GroupSync? = nil, pool: NIOThreadPool? = nil) throws {
+                group: GroupSync? = nil, pool: NIOThreadPool? = nil, configDirectory: String? = nil) throws {
         self.configuration = configuration
+        self.configDirectory = configDirectory
         self.chain = try registry.makeChain(configuration)
         self.resolver = try MailboxResolver(configuration)
         self.log = log
@@ -98,13 +101,18 @@ public struct LMTPDelivery: Sendable {
         await chain.run(&tx, context: StageContext(logger: logger, configuration: configuration))
         let chained = Timestamp.now()
         let stored = tx
-        let (hostName, sync, storeLogger) = (self.hostName, self.sync, logger)
+        let (hostName, sync, storeLogger, configDirectory) = (self.hostName, self.sync, logger, self.configDirectory)
         // Each recipient's copy is written on the blocking pool, all at once: with group
         // commit their flushes are shared, so five recipients cost about one delivery's flushes.
         let store: @Sendable (Int) -> RecipientState = { i in
             let target = targets[i]
-            // This process writes every mailbox with its own identity: mailboxes must belong to
-            // the user mdad serve runs as (the usual virtual-mailbox setup, one vmail user).
+            // Running as root, a mailbox root does not own is written by a child that becomes
+            // its owner. Otherwise this process writes with its own identity, so mailboxes must
+            // belong to the user mdad serve runs as (the usual one-vmail-user setup).
+            if geteuid() == 0 && target.uid != 0 {
+                return PrivilegedStore.store(stored.recipients[i], sender: envelope.sender, message: stored.message,
+                                             target: target, configDirectory: configDirectory)
+            }
             if geteuid() != target.uid {
                 return .deferred(DeliveryStatus(.temporaryFailure, "mailbox owner mismatch",
                     reason: "mdad serve runs as uid \(geteuid()) but the mailbox of \(target.owner) belongs to uid \(target.uid); run mdad serve as that user, or deliver with mdad deliver"))

@@ -53,7 +53,8 @@ public final class LMTPService: Service, Sendable {
             log.log("warning: \(e.file), line \(e.line): unused parameter: \(e.name)=\(e.value)")
         }
         log.flush()
-        return try LMTPDelivery(configuration: config, registry: registry, log: log, group: groupSync, pool: pool)
+        return try LMTPDelivery(configuration: config, registry: registry, log: log, group: groupSync, pool: pool,
+                                configDirectory: dir)
     }
 
     /// Re-reads main.cf and the tables; keeps the old engine when the new configuration fails.

@@ -186,3 +186,46 @@ struct LMTPMemoryTests {
         #expect(size > 100_000_000)
     }
 }
+
+@Suite("mdad serve as root: privilege separation", .serialized)
+struct LMTPPrivilegeTests {
+    @Test func systemAndVirtualMailboxesAreWrittenByTheirOwners() throws {
+        guard getuid() == 0 else { Issue.record("needs root"); return }
+        let vmail5000 = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("mdad-v5000-\(UUID().uuidString.prefix(6))")
+        try FileManager.default.createDirectory(at: vmail5000, withIntermediateDirectories: true)
+        chown(vmail5000.path, 5000, 5000)
+        defer { try? FileManager.default.removeItem(at: vmail5000) }
+        let server = try LMTPInstance(extraMainCF: """
+            virtual_mailbox_domains = example.com, other.example
+            virtual_mailbox_maps = inline:{ alice@example.com=alice/, carol@other.example=\(vmail5000.path)/carol/ }
+            virtual_mailbox_base =
+            virtual_uid_maps = inline:{ carol@other.example=5000 } static:0
+            virtual_gid_maps = inline:{ carol@other.example=5000 } static:0
+            """)
+        defer { server.cleanup() }
+        let home = server.root.appendingPathComponent("home-u").path
+        let user = try TestUser(home: home)
+        let out = try server.client("raw-rcpts", stdin: "\(user.name)@mx.example.test carol@other.example\n")
+        let replies = out["replies"] as? [String] ?? []
+        #expect(replies.count == 2 && replies.allSatisfy { $0.hasPrefix("250 2.0.0") }, "\(replies)")
+        let userNew = home + "/Maildir/new"
+        let userFiles = (try? FileManager.default.contentsOfDirectory(atPath: userNew)) ?? []
+        #expect(userFiles.count == 1)
+        if let f = userFiles.first {
+            let attrs = try FileManager.default.attributesOfItem(atPath: userNew + "/" + f)
+            #expect((attrs[.ownerAccountID] as? NSNumber)?.uint32Value == user.uid)
+            let text = try String(contentsOfFile: userNew + "/" + f, encoding: .utf8)
+            #expect(text.components(separatedBy: "Delivered-To: ").count == 2, "trace fields are added once")
+        }
+        let carolNew = vmail5000.appendingPathComponent("carol/new").path
+        let carolFiles = (try? FileManager.default.contentsOfDirectory(atPath: carolNew)) ?? []
+        #expect(carolFiles.count == 1)
+        if let f = carolFiles.first {
+            let attrs = try FileManager.default.attributesOfItem(atPath: carolNew + "/" + f)
+            #expect((attrs[.ownerAccountID] as? NSNumber)?.intValue == 5000)
+        }
+        // The daemon logs each delivery once (the child's lines stay on its standard error).
+        let log = try String(contentsOf: server.maillog, encoding: .utf8)
+        #expect(log.components(separatedBy: "to=<carol@other.example>").count == 2)
+    }
+}

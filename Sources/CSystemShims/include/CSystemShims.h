@@ -5,4 +5,8 @@
 /// only under _GNU_SOURCE, which Swift's Glibc module does not define; this shim exposes it.
 int mdad_syncfs(int fd);
 
+
+
+/// pipe2(2) with O_CLOEXEC: a pipe whose ends no concurrently spawned child inherits.
+int mdad_pipe_cloexec(int fds[2]);
 #endif

@@ -132,6 +132,16 @@ elif scenario == "big":
     s.settimeout(120)
     out["replies"] = read_replies(s, 1)
     out["size"] = len(block) * 100
+elif scenario == "raw-rcpts":
+    # Recipients from standard input (one line, space-separated), one message to all of them.
+    rcpts = sys.stdin.readline().split()
+    s = connect_raw()
+    read_replies(s, 1)
+    s.sendall(b"LHLO client\r\nMAIL FROM:<s@example.org>\r\n" + b"".join(b"RCPT TO:<%s>\r\n" % r.encode() for r in rcpts) + b"DATA\r\n")
+    envelope = read_replies(s, 3 + len(rcpts))
+    s.sendall(b"Subject: privilege separation\r\n\r\nbody\r\n.\r\n")
+    out["envelope"] = envelope
+    out["replies"] = read_replies(s, len(rcpts))
 elif scenario == "connect":
     s = connect_raw()
     out["replies"] = read_replies(s, 1)
