@@ -18,6 +18,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // The core: message model, envelope and transaction, stages and the chain runner,
@@ -31,10 +33,12 @@ let package = Package(
         .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
         // MIME parse-and-decode benchmark (bench/mime.sh); not a test.
         .executableTarget(name: "MIMEBench", dependencies: ["Pipeline"], swiftSettings: strict),
+        // Thin shims over system calls Swift's Glibc module does not declare (syncfs, pipe2).
+        .target(name: "CSystemShims"),
         // Built-in stages and delivery backends (Maildir) and local delivery (`mdad deliver`).
         .target(
             name: "Plugins",
-            dependencies: ["Pipeline", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Pipeline", "CSystemShims", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // What a stage author needs to test a stage in a few lines.
@@ -43,11 +47,24 @@ let package = Package(
             dependencies: ["Pipeline"],
             swiftSettings: strict
         ),
+        // The LMTP daemon: the session as a value type, the NIO listeners, the service.
+        .target(
+            name: "LMTPServer",
+            dependencies: [
+                "Pipeline", "Plugins", "CSystemShims",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // The program: argument parsing and wiring only.
         .executableTarget(
             name: "mdad",
             dependencies: [
-                "Pipeline", "Plugins",
+                "Pipeline", "Plugins", "LMTPServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -58,9 +75,11 @@ let package = Package(
             resources: [.copy("MIMECorpus")]
         ),
         .testTarget(name: "PluginsTests", dependencies: ["Plugins", "Pipeline", "PipelineTestKit"]),
+        .testTarget(name: "LMTPServerTests", dependencies: ["LMTPServer", "Pipeline"]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["Pipeline", "Plugins", "mdad"],
+            exclude: ["Scripts"],
             resources: [.copy("Corpus"), .copy("imap_fetch.py")]
         ),
     ]

@@ -1,6 +1,11 @@
 #!/usr/bin/env python3
 """Side-by-side benchmark: `mdad deliver` against dovecot-lda and procmail.
 
+Two measurements, both side by side in one run:
+1. median milliseconds per delivery, one delivery at a time;
+2. deliveries per second with 1 and 4 deliveries in flight (threads each spawning one
+   process per message), the way Postfix runs several local(8) processes at once.
+
 Each contender delivers the same messages into its own Maildir, run the way an MTA runs a
 local delivery agent: one process per message, the message on standard input, as an
 unprivileged user. Runs are interleaved (mdad, dovecot-lda, procmail, mdad, ...) so that
@@ -12,6 +17,7 @@ Usage (as root, which it needs only to create and remove the benchmark user):
 Prints a table of median milliseconds per delivery and each peer's time relative to mdad.
 """
 import argparse, os, pwd, shutil, statistics, subprocess, sys, tempfile, time, random
+from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -105,6 +111,48 @@ def main():
             results[mname] = {c: statistics.median(t) for c, t in times.items()}
             results[mname]["runs"] = runs
 
+        # Start-up on its own: `mdad deliver --help` parses its arguments and exits.
+        startup = []
+        for i in range(args.runs):
+            t0 = time.perf_counter()
+            subprocess.run([args.mdad, "deliver", "--help"], stdout=subprocess.DEVNULL, env=env, preexec_fn=demote)
+            startup.append((time.perf_counter() - t0) * 1000)
+        true_times = []
+        for i in range(args.runs):
+            t0 = time.perf_counter()
+            subprocess.run(["/bin/true"], env=env, preexec_fn=demote)
+            true_times.append((time.perf_counter() - t0) * 1000)
+
+        # Throughput: deliveries per second at 1 and 4 in flight, small message.
+        rates = {}
+        small = msgs["sample 0.4 KB"]
+        def one(cmd):
+            with open(small, "rb") as stdin:
+                r = subprocess.run(cmd, stdin=stdin, env=env, preexec_fn=demote,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            return r.returncode
+        for parallel in (1, 4):
+            per = {c: [] for c in contenders}
+            for round_ in range(3):
+                for c, (cmd, md) in contenders.items():
+                    n = args.runs
+                    t0 = time.perf_counter()
+                    with ThreadPoolExecutor(max_workers=parallel) as pool:
+                        codes = list(pool.map(lambda _: one(cmd), range(n)))
+                    wall = time.perf_counter() - t0
+                    if any(codes):
+                        sys.exit(f"{c} failed in the throughput run: exit codes {set(codes)}")
+                    per[c].append(n / wall)
+            rates[parallel] = {c: statistics.median(v) for c, v in per.items()}
+
+        print(f"start-up: mdad deliver --help {statistics.median(startup):.2f} ms, /bin/true {statistics.median(true_times):.2f} ms (median of {args.runs}, spawn overhead included)")
+        print()
+        print(f"deliveries per second, 0.4 KB message (median of 3 rounds of {args.runs})")
+        print(f"{'in flight':<12}{'mdad':>10}{'dovecot-lda':>14}{'procmail':>11}{'mdad/lda':>10}{'mdad/procmail':>15}")
+        for parallel, r in rates.items():
+            m, d, p = r["mdad deliver"], r["dovecot-lda"], r["procmail"]
+            print(f"{parallel:<12}{m:>10.0f}{d:>14.0f}{p:>11.0f}{m / d:>10.2f}{m / p:>15.2f}")
+        print()
         print(f"median ms per delivery (one process per message, {args.runs} runs; 5 MB: fewer)")
         print(f"{'message':<16}{'mdad':>10}{'dovecot-lda':>14}{'procmail':>11}{'lda/mdad':>10}{'procmail/mdad':>15}")
         for mname, r in results.items():

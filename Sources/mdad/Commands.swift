@@ -2,8 +2,11 @@
 import Glibc
 #endif
 import ArgumentParser
+import LMTPServer
+import Logging
 import Pipeline
 import Plugins
+import ServiceLifecycle
 
 enum FileHandleStderr {
     static func write(_ text: String) { try? Posix.writeAll(2, Array(text.utf8)) }
@@ -16,26 +19,80 @@ struct MdadCommand: AsyncParsableCommand {
         discussion: """
             mdad deliver [-c DIR] [-d USER] [-a ADDRESS] [-r ADDRESS] [-f SENDER] [-m MAILBOX] < message
               Deliver one message (Postfix's mailbox_command). See `mdad deliver --help`.
-            """)
+            """,
+        subcommands: [ServeSubcommand.self, PostconfSubcommand.self])
+}
+
+/// `mdad postconf`, with Postfix's flags.
+struct PostconfSubcommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "postconf",
+        abstract: "Show or change main.cf parameters, as Postfix's postconf.")
+
+    @Option(name: .customShort("c"), help: "Configuration directory (default: $MDAD_CONFIG_DIR, else /etc/mdad).")
+    var configDirectory: String?
+
+    @Flag(name: .customShort("n"), help: "Show only parameters set in main.cf.")
+    var nonDefault = false
+
+    @Flag(name: .customShort("d"), help: "Show default values.")
+    var defaults = false
+
+    @Flag(name: .customShort("x"), help: "Expand $name references in values.")
+    var expand = false
+
+    @Flag(name: .customShort("e"), help: "Edit main.cf: each argument is 'name = value'.")
+    var edit = false
+
+    @Flag(name: .customShort("X"), help: "Remove the named parameters from main.cf.")
+    var remove = false
+
+    @Argument(help: "Parameter names (or, with -e, 'name = value' settings).")
+    var arguments: [String] = []
+
+    func run() throws {
+        var o = PostconfCommand.Options()
+        o.configDirectory = configDirectory
+        o.mode = defaults ? .defaults : nonDefault ? .nonDefault : .current
+        o.expand = expand
+        if edit { o.edits = arguments } else if remove { o.removals = arguments } else { o.names = arguments }
+        let status = PostconfCommand.run(o)
+        if status != 0 { throw ExitCode(status) }
+    }
 }
 
 /// `mdad deliver`: parsed by hand (start-up is part of every delivery), exit code chosen here.
 enum DeliverCommand {
-    /// A usage error is the administrator's mistake, so it defers (75) rather than bounce.
     static func runFromCommandLine(_ args: [String]) async -> SysExit {
-        let parsed: DeliverArguments.Parsed
+        await LocalDeliveryAgent.runFromCommandLine(args)
+    }
+}
+
+/// `mdad serve`: the LMTP daemon.
+struct ServeSubcommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the LMTP server on the listeners of lmtp_listen (SIGTERM stops, SIGHUP reloads).")
+
+    @Option(name: .customShort("c"), help: "Configuration directory (default: $MDAD_CONFIG_DIR, else /etc/mdad).")
+    var configDirectory: String?
+
+    func run() async throws {
+        let service: LMTPService
         do {
-            parsed = try DeliverArguments.parse(args)
+            service = try LMTPService(configDirectory: configDirectory)
         } catch {
-            FileHandleStderr.write("\(EnhancedStatus.configurationError) mdad deliver: \(error.description)\n")
-            return .tempFail
+            FileHandleStderr.write("mdad serve: fatal: \(error)\n")
+            throw ExitCode(1)
         }
-        switch parsed {
-        case .help:
-            try? Posix.writeAll(1, Array(DeliverArguments.usage.utf8))
-            return .ok
-        case .deliver(let options):
-            return await LocalDeliveryAgent().runAndReport(options)
+        let logger = Logger(label: "mdad.serve")
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            FileHandleStderr.write("mdad serve: fatal: \(error)\n")
+            throw ExitCode(1)
         }
     }
 }

@@ -16,7 +16,7 @@ final class PostfixInstance: @unchecked Sendable {
     var maillog: URL { root.appendingPathComponent("maillog") }
     private(set) var masterPID: pid_t = 0
 
-    init(mdadMainCF: String) throws {
+    init(mdadMainCF: String, postfixMainCF extra: String = "") throws {
         guard getuid() == 0 else { throw SkipReason("a private Postfix instance needs root") }
         root = URL(fileURLWithPath: "/tmp/mdad-postfix-\(UUID().uuidString.prefix(8))")
         port = try freeLoopbackPort()
@@ -26,7 +26,14 @@ final class PostfixInstance: @unchecked Sendable {
         }
         try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: root.path)
         chown(root.appendingPathComponent("data").path, try Self.uid("postfix"), gid_t(bitPattern: -1))
-        try mdadMainCF.write(to: mdadConfig.appendingPathComponent("main.cf"), atomically: true, encoding: .utf8)
+        // mdad logs to its own file, as an administrator would set it up behind Postfix, so that
+        // only the status line reaches Postfix's log and bounces.
+        let mdadLog = root.appendingPathComponent("mdad.log").path
+        // Every recipient's delivery runs as that user; in production syslog is the answer
+        // (maillog_destination = syslog), here a file all test users may append to.
+        _ = FileManager.default.createFile(atPath: mdadLog, contents: nil, attributes: [.posixPermissions: 0o666])
+        chmod(mdadLog, 0o666)
+        try (mdadMainCF + "\nmaillog_file = \(mdadLog)\n").write(to: mdadConfig.appendingPathComponent("main.cf"), atomically: true, encoding: .utf8)
         try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: mdadConfig.path)
         try fm.setAttributes([.posixPermissions: 0o644], ofItemAtPath: mdadConfig.appendingPathComponent("main.cf").path)
         let main = """
@@ -43,11 +50,14 @@ final class PostfixInstance: @unchecked Sendable {
             mynetworks = 127.0.0.0/8
             alias_maps =
             alias_database =
+            local_recipient_maps =
             biff = no
             smtputf8_enable = no
             maillog_file_prefixes = /tmp
             maillog_file = \(maillog.path)
-            mailbox_command = \(MDAD.binary) deliver -c \(mdadConfig.path) -f "$SENDER" -a "$RECIPIENT"
+            mailbox_command = \(MDAD.binary) deliver -c \(mdadConfig.path) -f "$SENDER" -a "$ORIGINAL_RECIPIENT" -r "$RECIPIENT"
+            recipient_delimiter = +
+            \(extra)
             """
         try main.write(to: etc.appendingPathComponent("main.cf"), atomically: true, encoding: .utf8)
         let services = [
@@ -58,7 +68,7 @@ final class PostfixInstance: @unchecked Sendable {
             "flush unix n - n 1000? 0 flush", "proxymap unix - - n - - proxymap", "smtp unix - - n - - smtp",
             "relay unix - - n - - smtp", "showq unix n - n - - showq", "error unix - - n - - error",
             "retry unix - - n - - error", "discard unix - - n - - discard", "local unix - n n - - local",
-            "anvil unix - - n - 1 anvil", "scache unix - - n - 1 scache", "postlog unix-dgram n - n - 1 postlogd",
+            "anvil unix - - n - 1 anvil", "lmtp unix - - n - - lmtp", "scache unix - - n - 1 scache", "postlog unix-dgram n - n - 1 postlogd",
         ]
         try (services.joined(separator: "\n") + "\n").write(to: etc.appendingPathComponent("master.cf"), atomically: true, encoding: .utf8)
 
@@ -98,13 +108,13 @@ final class PostfixInstance: @unchecked Sendable {
         return String(r.output[range].split(separator: " ").last!)
     }
 
-    /// Waits for the local(8) log line of a queue ID and returns it.
-    func deliveryLine(_ queueID: String, timeout: Double = 30) throws -> String {
+    /// Waits for the delivery log line (local(8) or lmtp(8)) of a queue ID and returns it.
+    func deliveryLine(_ queueID: String, agent: String = "local", timeout: Double = 30) throws -> String {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             let log = (try? String(contentsOf: maillog, encoding: .utf8)) ?? ""
             if let line = log.split(separator: "\n").first(where: {
-                $0.contains("postfix/local[") && $0.contains("\(queueID): to=<") && $0.contains("status=")
+                $0.contains("postfix/\(agent)[") && $0.contains("\(queueID): to=<") && $0.contains("status=")
             }) { return String(line) }
             usleep(100_000)
         }

@@ -35,6 +35,26 @@ struct PostfixMailboxCommandTests {
         #expect((attrs[.ownerAccountID] as? NSNumber)?.uint32Value == u.uid)
     }
 
+    @Test func addressExtensionKeepsTheOriginalRecipient() throws {
+        let u = try user("ext")
+        let id = try postfix.send(from: "sender@example.org", to: "\(u.name)+news@\(postfix.hostName)", subject: "extension")
+        let line = try postfix.deliveryLine(id)
+        #expect(line.contains("status=sent"), "\(line)")
+        let new = u.home + "/Maildir/new"
+        let files = try FileManager.default.contentsOfDirectory(atPath: new)
+        #expect(files.count == 1)
+        let content = try String(contentsOfFile: new + "/" + files[0], encoding: .utf8)
+        #expect(content.contains("X-Original-To: \(u.name)+news@\(postfix.hostName)\n"), "\(content.prefix(300))")
+    }
+
+    @Test func unknownUserBouncesAndTheLogSaysWhy() throws {
+        let id = try postfix.send(from: "", to: "mdad-nosuchuser@\(postfix.hostName)", subject: "nobody")
+        let line = try postfix.deliveryLine(id)
+        #expect(line.contains("dsn=5.1.1"), "\(line)")
+        #expect(line.contains("status=bounced"), "\(line)")
+        #expect(line.contains("unknown user"), "\(line)")
+    }
+
     @Test func policyRejectionBouncesWith571() throws {
         let u = try user("policy")
         let id = try postfix.send(from: "blocked@example.org", to: "\(u.name)@\(postfix.hostName)", subject: "blocked")
@@ -61,6 +81,11 @@ struct PostfixMailboxCommandTests {
         let line = try postfix.deliveryLine(id)
         #expect(line.contains("dsn=4.2.0"), "\(line)")
         #expect(line.contains("status=deferred"), "\(line)")
+        #expect(line.contains("cannot create maildir") && line.contains("Permission denied"), "Postfix's log shows why: \(line)")
+        #expect(!line.contains("mdad/deliver["), "mdad's own log lines stay in its maillog_file")
+        // Still in Postfix's queue, waiting for a retry.
+        let queued = try postfix.run("/usr/sbin/postqueue", ["-c", postfix.etc.path, "-j"])
+        #expect(queued.output.contains("\"queue_id\": \"\(id)\""), "\(queued.output)")
         #expect(!FileManager.default.fileExists(atPath: u.home + "/Maildir"))
     }
 }

@@ -67,6 +67,13 @@ public struct Configuration: Sendable {
         entries.values.filter { table[$0.name] == nil }.sorted { $0.line < $1.line }
     }
 
+    /// Unknown names that no other value refers to as `$name`: Postfix's "unused parameter".
+    /// (A user-defined name used as a macro elsewhere is not unused.)
+    public var unusedEntries: [ConfigEntry] {
+        let referenced = Set(entries.values.flatMap { Postconf.references(in: $0.value) })
+        return unknownEntries.filter { !referenced.contains($0.name) }
+    }
+
     /// The value as written (or the default), before `$name` expansion.
     public func rawValue(_ name: String) -> String? {
         if let e = entries[name] { return e.value }
@@ -79,7 +86,8 @@ public struct Configuration: Sendable {
         return (file, nil)
     }
 
-    func error(_ name: String, _ message: String) -> ConfigError {
+    /// An error about a parameter, located at the line that set it.
+    public func error(_ name: String, _ message: String) -> ConfigError {
         let (f, l) = origin(name)
         return ConfigError(file: f, line: l, message)
     }

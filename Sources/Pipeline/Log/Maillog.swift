@@ -16,6 +16,18 @@ public final class Maillog: @unchecked Sendable {
     public enum Destination: Sendable, Equatable {
         case standardError
         case file(String)
+        /// syslog(3) with this facility (`LOG_MAIL` and so on), as Postfix logs by default.
+        case syslog(facility: Int32)
+    }
+
+    /// syslog(3) facility names, as Postfix's `syslog_facility` takes them.
+    public static func facility(named name: String) -> Int32? {
+        let table: [String: Int32] = [
+            "mail": LOG_MAIL, "user": LOG_USER, "daemon": LOG_DAEMON, "auth": LOG_AUTH,
+            "local0": LOG_LOCAL0, "local1": LOG_LOCAL1, "local2": LOG_LOCAL2, "local3": LOG_LOCAL3,
+            "local4": LOG_LOCAL4, "local5": LOG_LOCAL5, "local6": LOG_LOCAL6, "local7": LOG_LOCAL7,
+        ]
+        return table[name.lowercased()]
     }
 
     public let program: String
@@ -29,14 +41,34 @@ public final class Maillog: @unchecked Sendable {
         self.host = String(hostName.split(separator: ".").first ?? Substring(hostName))
         self.destination = destination
         pthread_mutex_init(&mutex, nil)
+        if case .syslog(let facility) = destination {
+            // openlog keeps the pointer: the ident string must live as long as the process.
+            openlog(Maillog.ident(program), LOG_PID | LOG_NDELAY, facility)
+        }
+    }
+
+    private static func ident(_ program: String) -> UnsafeMutablePointer<CChar> {
+        strdup(program)!
     }
 
     /// Writes one line with the syslog-style prefix.
     public func log(_ text: String) {
+        if case .syslog = destination {
+            // syslogd writes the timestamp, host and program[pid] prefix itself.
+            let priority = text.hasPrefix("warning: ") ? LOG_WARNING
+                : text.hasPrefix("error: ") ? LOG_ERR
+                : text.hasPrefix("fatal: ") ? LOG_CRIT : LOG_INFO
+            text.withCString { message in
+                withVaList([message]) { vsyslog(priority, "%s", $0) }
+            }
+            return
+        }
         let line = "\(Maillog.timestamp()) \(host) \(program)[\(getpid())]: \(text)\n"
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
         switch destination {
+        case .syslog:
+            break
         case .standardError:
             pending.append(line)
         case .file(let path):

@@ -83,3 +83,28 @@ public enum DeliverArguments {
         return .deliver(options)
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension LocalDeliveryAgent {
+    /// `mdad deliver ARGS` and `mdad-deliver ARGS`: parse, deliver, report; a usage error is the
+    /// administrator's mistake, so it defers (75) rather than bounce.
+    public static func runFromCommandLine(_ args: [String]) async -> SysExit {
+        let parsed: DeliverArguments.Parsed
+        do {
+            parsed = try DeliverArguments.parse(args)
+        } catch {
+            try? Posix.writeAll(2, Array("\(EnhancedStatus.configurationError) mdad deliver: \(error.description)\n".utf8))
+            return .tempFail
+        }
+        switch parsed {
+        case .help:
+            try? Posix.writeAll(1, Array(DeliverArguments.usage.utf8))
+            return .ok
+        case .deliver(let options):
+            return await LocalDeliveryAgent().runAndReport(options)
+        }
+    }
+}

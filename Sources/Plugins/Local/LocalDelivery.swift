@@ -87,12 +87,11 @@ public struct LocalDeliveryAgent: Sendable {
                 config.set(String(o[..<eq]).trimmingWhitespace(), String(o[o.index(after: eq)...]).trimmingWhitespace())
             }
             try config.validate()
-            let logFile = try config.string("maillog_file")
             log = Maillog(program: "\(try config.string("syslog_name"))/\(program)",
                           hostName: try config.string("myhostname"),
-                          destination: logFile.isEmpty ? .standardError : .file(logFile))
+                          destination: try Self.logDestination(config))
             for w in config.warnings { log.log("warning: \(w)") }
-            for e in config.unknownEntries {
+            for e in config.unusedEntries {
                 log.log("warning: \(e.file), line \(e.line): unused parameter: \(e.name)=\(e.value)")
             }
             chain = try registry.makeChain(config)
@@ -112,12 +111,24 @@ public struct LocalDeliveryAgent: Sendable {
 
     private func deliver(_ options: DeliverOptions, configuration config: Configuration, chain: Chain,
                          log: Maillog, start: Timestamp) async throws -> (DeliverOutcome, Maillog) {
-        // 2. The user, then their privileges.
-        let user = try resolveUser(options)
+        // 2. The mailbox (a system user's or a virtual one), then its owner's privileges.
+        let myhostname = try config.string("myhostname")
+        let resolver: MailboxResolver
         do {
-            try user.becomeUser()
+            resolver = try MailboxResolver(config)
         } catch {
-            throw DeliveryStatus(.temporaryFailure, "cannot switch to user \(user.name)", reason: "cannot switch to user \(user.name): \(error)")
+            throw DeliveryStatus(.configurationError, "configuration error", reason: "configuration error: \(error)")
+        }
+        let target = try resolveMailbox(options, resolver: resolver, myhostname: myhostname)
+        do {
+            try LocalUser.become(uid: target.uid, gid: target.gid, name: target.user?.name)
+        } catch {
+            throw DeliveryStatus(.temporaryFailure, "cannot switch to the mailbox owner",
+                                 reason: "cannot switch to uid \(target.uid) for \(target.owner): \(error)")
+        }
+        if geteuid() != 0 && geteuid() != target.uid {
+            throw DeliveryStatus(.temporaryFailure, "cannot deliver to \(target.owner): not running as root or as its owner",
+                                 reason: "cannot deliver to \(target.owner): running as uid \(geteuid()), mailbox owner is uid \(target.uid)")
         }
 
         // 3. Spool the message as it arrives.
@@ -142,14 +153,9 @@ public struct LocalDeliveryAgent: Sendable {
 
         // 4. The envelope.
         let sender = try envelopeSender(options, message: message)
-        let myhostname = try config.string("myhostname")
-        let finalAddress = options.finalRecipient ?? options.originalRecipient ?? "\(user.name)@\(myhostname)"
-        let originalAddress = options.originalRecipient ?? finalAddress
-        for a in [finalAddress, originalAddress] where !Self.isSafeAddress(a) {
-            throw DeliveryStatus(EnhancedStatus(5, 1, 3), "bad recipient address syntax")
-        }
-        var recipient = Recipient(address: Envelope.normalize(finalAddress),
-                                  originalAddress: Envelope.normalize(originalAddress), user: user.name)
+        let finalAddress = Self.finalAddress(options, target: target, myhostname: myhostname)
+        let originalAddress = options.originalRecipient.map(Envelope.normalize) ?? finalAddress
+        var recipient = Recipient(address: finalAddress, originalAddress: originalAddress, user: target.owner)
         recipient.defaultFolder = options.mailbox.flatMap { $0.isEmpty || $0.uppercased() == "INBOX" ? nil : $0 }
 
         var tx = Transaction(envelope: Envelope(sender: sender), recipients: [recipient],
@@ -171,9 +177,9 @@ public struct LocalDeliveryAgent: Sendable {
         let chained = Timestamp.now()
 
         // 7. Carry out what the chain asked for.
-        let maildir = try mailboxLocation(config, user: user, hostName: myhostname)
+        let maildir = Maildir(path: target.maildir, hostName: myhostname)
         for i in tx.pendingIndices {
-            tx.recipients[i].state = store(tx.recipients[i], message: tx.message, maildir: maildir, logger: logger)
+            tx.recipients[i].state = Self.store(tx.recipients[i], message: tx.message, maildir: maildir, logger: logger)
         }
         let done = Timestamp.now()
 
@@ -189,8 +195,8 @@ public struct LocalDeliveryAgent: Sendable {
     }
 
     /// Carries out one recipient's actions; the first failure decides (temporary, so the MTA
-    /// retries the whole delivery).
-    func store(_ r: Recipient, message: Message, maildir: Maildir, logger: Logger) -> RecipientState {
+    /// retries the whole delivery). Shared by `mdad deliver` and the LMTP server.
+    public static func store(_ r: Recipient, message: Message, maildir: Maildir, logger: Logger) -> RecipientState {
         var folders: [String] = []
         for action in r.effectiveActions {
             switch action {
@@ -220,29 +226,61 @@ public struct LocalDeliveryAgent: Sendable {
         return .delivered(DeliveryStatus(.delivered, "delivered to maildir\(whereTo)"))
     }
 
-    /// `-d USER`; without it the user in `USER` with `HOME` (what Postfix's `mailbox_command`
-    /// and dovecot-lda use), else the passwd entry of the real user ID.
-    func resolveUser(_ options: DeliverOptions) throws -> LocalUser {
+    /// `maillog_file` when set; else `maillog_destination` (stderr or syslog with `syslog_facility`).
+    public static func logDestination(_ config: Configuration) throws(ConfigError) -> Maillog.Destination {
+        let file = try config.string("maillog_file")
+        if !file.isEmpty { return .file(file) }
+        switch try config.string("maillog_destination").lowercased() {
+        case "stderr": return .standardError
+        case "syslog":
+            let name = try config.string("syslog_facility")
+            guard let facility = Maillog.facility(named: name) else {
+                throw config.error("syslog_facility", "bad syslog_facility \"\(name)\"; expected mail, user, daemon, auth or local0 … local7")
+            }
+            return .syslog(facility: facility)
+        case let other:
+            throw config.error("maillog_destination", "bad maillog_destination \"\(other)\"; expected stderr or syslog")
+        }
+    }
+
+    /// The final recipient: `-r`, else `-a`, else the user at `myhostname`.
+    static func finalAddress(_ options: DeliverOptions, target: MailboxTarget, myhostname: String) -> String {
+        if let a = options.finalRecipient ?? options.originalRecipient { return Envelope.normalize(a) }
+        return target.kind == .virtual ? target.owner : "\(target.owner)@\(myhostname)"
+    }
+
+    /// `-d USER` names a system user (dovecot-lda's meaning). Without it, a recipient in
+    /// `virtual_mailbox_domains` has a virtual mailbox; anyone else is the user in `USER` with
+    /// `HOME` (what Postfix's `mailbox_command` sets), else the passwd entry of the running user.
+    func resolveMailbox(_ options: DeliverOptions, resolver: MailboxResolver, myhostname: String) throws(DeliveryStatus) -> MailboxTarget {
+        for a in [options.finalRecipient, options.originalRecipient].compactMap({ $0 }) where !Self.isSafeAddress(a) {
+            throw DeliveryStatus(EnhancedStatus(5, 1, 3), "bad recipient address syntax")
+        }
         do {
             if let name = options.destinationUser {
                 guard let user = try LocalUser.lookup(name: name) else {
                     throw DeliveryStatus(.unknownUser, "unknown user: \"\(name)\"")
                 }
-                if geteuid() != 0 && user.uid != geteuid() {
-                    throw DeliveryStatus(.temporaryFailure, "cannot deliver to \(name): not running as root or as \(name)")
-                }
-                return user
+                return try resolver.systemMailbox(user)
+            }
+            if let address = (options.finalRecipient ?? options.originalRecipient).map(Envelope.normalize),
+               try resolver.isVirtual(address) {
+                return try resolver.virtualMailbox(address)
             }
             if let name = Posix.environment("USER"), let home = Posix.environment("HOME"), !name.isEmpty, !home.isEmpty,
                let me = try LocalUser.lookup(uid: geteuid()), me.name == name || geteuid() != 0 {
-                return LocalUser(name: name, uid: me.uid, gid: me.gid, home: home)
+                return try resolver.systemMailbox(LocalUser(name: name, uid: me.uid, gid: me.gid, home: home))
             }
             guard let me = try LocalUser.lookup(uid: geteuid()) else {
                 throw DeliveryStatus(.unknownUser, "unknown user ID \(geteuid())")
             }
-            return me
-        } catch let e as SystemError {
-            throw DeliveryStatus(.temporaryFailure, "user database unavailable", reason: "user lookup failed: \(e)")
+            return try resolver.systemMailbox(me)
+        } catch let s as DeliveryStatus {
+            throw s
+        } catch let e as TableError {
+            throw DeliveryStatus(.temporaryFailure, "table lookup failure", reason: "table lookup failure: \(e)")
+        } catch {
+            throw DeliveryStatus(.temporaryFailure, "user database unavailable", reason: "user lookup failed: \(error)")
         }
     }
 
@@ -268,25 +306,6 @@ public struct LocalDeliveryAgent: Sendable {
             && !inner.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F || $0 == "<" || $0 == ">" }
     }
 
-    /// `home_mailbox` under the user's home; a trailing `/` means Maildir.
-    func mailboxLocation(_ config: Configuration, user: LocalUser, hostName: String) throws -> Maildir {
-        let homeMailbox = try config.string("home_mailbox")
-        guard homeMailbox.hasSuffix("/") else {
-            throw DeliveryStatus(.configurationError, "configuration error",
-                                 reason: "configuration error: \(config.origin("home_mailbox").file ?? "main.cf"): home_mailbox = \(homeMailbox): only Maildir delivery (a path ending in '/') is supported so far")
-        }
-        guard !homeMailbox.hasPrefix("/"),
-              !homeMailbox.split(separator: "/").contains(where: { $0 == ".." })
-        else {
-            throw DeliveryStatus(.configurationError, "configuration error",
-                                 reason: "configuration error: home_mailbox = \(homeMailbox): expected a path relative to the home directory, without '..'")
-        }
-        guard user.home.hasPrefix("/") else {
-            throw DeliveryStatus(.temporaryFailure, "user \(user.name) has no usable home directory")
-        }
-        let home = user.home.hasSuffix("/") ? String(user.home.dropLast()) : user.home
-        return Maildir(path: home + "/" + homeMailbox, hostName: hostName)
-    }
 }
 
 extension String {

@@ -48,11 +48,21 @@ public struct LocalUser: Sendable, Equatable {
     /// When running as root, becomes this user (supplementary groups, group, then user) so that
     /// everything written belongs to the user and no other user's files can be touched.
     public func becomeUser() throws {
+        try LocalUser.become(uid: uid, gid: gid, name: name)
+    }
+
+    /// When running as root, becomes `uid`/`gid` for good: supplementary groups from the user
+    /// database when there is a user name (none for a virtual mailbox's numeric IDs), then
+    /// group, then user; then checks that root cannot be regained.
+    public static func become(uid: uid_t, gid: gid_t, name: String?) throws {
         guard geteuid() == 0, uid != 0 else { return }
-        if initgroups(name, gid) != 0 { throw SystemError("initgroups") }
+        if let name {
+            if initgroups(name, gid) != 0 { throw SystemError("initgroups") }
+        } else {
+            if setgroups(0, nil) != 0 { throw SystemError("setgroups") }
+        }
         if setgid(gid) != 0 { throw SystemError("setgid") }
         if setuid(uid) != 0 { throw SystemError("setuid") }
-        // Make sure root cannot be regained.
         if setuid(0) == 0 { throw SystemError("setuid", errno: EPERM) }
     }
 }

@@ -34,12 +34,15 @@ public struct Maildir: Sendable {
     public let path: String
     /// The host name used in file names (`myhostname`).
     public let hostName: String
+    /// How writes are made durable (`maildir_sync`).
+    public let sync: MaildirSync
 
-    public init(path: String, hostName: String) {
+    public init(path: String, hostName: String, sync: MaildirSync = .always) {
         var p = path
         while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
         self.path = p
         self.hostName = hostName
+        self.sync = sync
     }
 
     /// The steps of a delivery, for fault injection in tests.
@@ -134,7 +137,11 @@ public struct Maildir: Sendable {
             try sink.finish()
             try sink.inner.inner.flush()
             try fault?(.sync)
-            try Posix.fsync(fd, path: tmpPath)
+            switch sync {
+            case .always: try Posix.fsync(fd, path: tmpPath)
+            case .group(let group): try group.sync(fd, path: tmpPath)
+            case .none: break
+            }
             let closeResult = close(fd)
             fd = -1
             if closeResult != 0 { throw SystemError("close", path: tmpPath) }
@@ -148,7 +155,15 @@ public struct Maildir: Sendable {
             try MaildirName.publish(tmpPath, as: final)
             linked = final
             try fault?(.directorySync)
-            try Posix.fsyncDirectory(dir + subdir)
+            switch sync {
+            case .always: try Posix.fsyncDirectory(dir + subdir)
+            case .group(let group):
+                let dfd = open(dir + subdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                if dfd < 0 { throw SystemError("open", path: dir + subdir) }
+                defer { close(dfd) }
+                try group.sync(dfd, path: dir + subdir)
+            case .none: break
+            }
             return Delivery(path: final, size: size, virtualSize: virtualSize, droppedKeywords: assignment.dropped)
         } catch {
             if fd >= 0 { close(fd) }
@@ -196,6 +211,27 @@ public struct Maildir: Sendable {
         for part in parts {
             prefix += "/" + part
             if !Posix.isDirectory(prefix) { try Posix.makeDirectory(prefix, mode: Self.directoryMode) }
+        }
+    }
+}
+
+/// How a Maildir delivery is made durable before it counts as delivered (`maildir_sync`).
+public enum MaildirSync: Sendable {
+    /// fsync the file, then fsync `new/` after the link: the qmail/Dovecot sequence.
+    case always
+    /// The same promise through group commit: concurrent deliveries share `syncfs` flushes
+    /// (the LMTP server, many deliveries at once).
+    case group(GroupSync)
+    /// No flush at all: NOT durable; for measuring the ceiling in benchmarks only.
+    case none
+
+    /// From `maildir_sync` (always, group, none).
+    public static func named(_ name: String, group: GroupSync?) -> MaildirSync? {
+        switch name.lowercased() {
+        case "always": return .always
+        case "group": return group.map { .group($0) } ?? .always
+        case "none": return MaildirSync.none
+        default: return nil
         }
     }
 }

@@ -1,0 +1,12 @@
+#ifndef MDAD_CSYSTEMSHIMS_H
+#define MDAD_CSYSTEMSHIMS_H
+
+/// syncfs(2): flush every dirty buffer of the file system that holds `fd`. Declared by glibc
+/// only under _GNU_SOURCE, which Swift's Glibc module does not define; this shim exposes it.
+int mdad_syncfs(int fd);
+
+
+
+/// pipe2(2) with O_CLOEXEC: a pipe whose ends no concurrently spawned child inherits.
+int mdad_pipe_cloexec(int fds[2]);
+#endif

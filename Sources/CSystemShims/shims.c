@@ -1,0 +1,8 @@
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <unistd.h>
+#include "CSystemShims.h"
+
+int mdad_syncfs(int fd) { return syncfs(fd); }
+
+int mdad_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }

@@ -1,0 +1,151 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Logging
+import NIOPosix
+import Pipeline
+import Plugins
+
+/// What the LMTP server does with recipients and messages: the same lookups and the same
+/// chain and Maildir store as `mdad deliver`, for many recipients per message.
+public struct LMTPDelivery: Sendable {
+    public let configuration: Configuration
+    public let chain: Chain
+    public let resolver: MailboxResolver
+    public let log: Maillog
+    public let hostName: String
+    /// Passed to child deliveries (`mdad deliver -c`).
+    let configDirectory: String?
+    let sync: MaildirSync
+    /// Where blocking file work runs (never on an event loop, never on Swift's small
+    /// cooperative pool, which would serialise concurrent fsyncs).
+    let pool: NIOThreadPool?
+
+    public init(configuration: Configuration, registry: StageRegistry = .builtin, log: Maillog,
+                group: GroupSync? = nil, pool: NIOThreadPool? = nil, configDirectory: String? = nil) throws {
+        self.configuration = configuration
+        self.configDirectory = configDirectory
+        self.chain = try registry.makeChain(configuration)
+        self.resolver = try MailboxResolver(configuration)
+        self.log = log
+        self.hostName = try configuration.string("myhostname")
+        let name = try configuration.string("maildir_sync")
+        guard let sync = MaildirSync.named(name, group: group) else {
+            throw configuration.error("maildir_sync", "bad maildir_sync \"\(name)\"; expected always, group or none")
+        }
+        self.sync = sync
+        self.pool = pool
+    }
+
+    /// RCPT TO: the recipient's mailbox, or why not (550 5.1.1 unknown, 451 4.3.0 lookup failure).
+    public func check(_ address: String) -> (LMTPSession.RecipientCheck, MailboxTarget?) {
+        do {
+            if try resolver.isVirtual(address) {
+                let target = try resolver.virtualMailbox(address)
+                return (.accept, target)
+            }
+            // A local user: the local part (without an extension) in passwd.
+            let delimiter = try configuration.string("recipient_delimiter")
+            var local = address
+            if let at = address.lastIndex(of: "@") {
+                let domain = address[address.index(after: at)...].lowercased()
+                let destinations = try configuration.list("mydestination").map { $0.lowercased() }
+                guard destinations.contains(domain) else {
+                    return (.refuse(DeliveryStatus(.unknownUser, "User unknown in local recipient table",
+                                                   reason: "\(address): domain not in mydestination or virtual_mailbox_domains")), nil)
+                }
+                local = String(address[..<at])
+            }
+            if !delimiter.isEmpty, let cut = local.firstIndex(where: { delimiter.contains($0) }), cut != local.startIndex {
+                local = String(local[..<cut])
+            }
+            guard let user = try LocalUser.lookup(name: local.lowercased()) ?? LocalUser.lookup(name: local) else {
+                return (.refuse(DeliveryStatus(.unknownUser, "User unknown in local recipient table")), nil)
+            }
+            return (.accept, try resolver.systemMailbox(user))
+        } catch let s as DeliveryStatus {
+            return (.refuse(s.status.isSuccess ? DeliveryStatus(.temporaryFailure, s.text) : s), nil)
+        } catch let e as TableError {
+            return (.refuse(DeliveryStatus(.temporaryFailure, "Temporary lookup failure", reason: "\(e)")), nil)
+        } catch let e as ConfigError {
+            return (.refuse(DeliveryStatus(.configurationError, "Temporary lookup failure", reason: "configuration error: \(e)")), nil)
+        } catch {
+            return (.refuse(DeliveryStatus(.temporaryFailure, "Temporary lookup failure", reason: "\(error)")), nil)
+        }
+    }
+
+    /// Delivers a spooled message to the accepted recipients; one status per recipient, in order.
+    public func deliver(_ envelope: LMTPSession.Envelope, spool: Spool, targets: [MailboxTarget],
+                       received: Timestamp, start: Timestamp) async -> [DeliveryStatus] {
+        let message: Message
+        do {
+            message = try Message.parse(spool, limits: Message.Limits(fieldSize: try configuration.size("header_size_limit")))
+        } catch {
+            return envelope.recipients.map { _ in .unexpected(error, while: "reading the message") }
+        }
+        var recipients: [Recipient] = []
+        for (i, r) in envelope.recipients.enumerated() {
+            var recipient = Recipient(address: r.address, originalAddress: r.originalRecipient ?? r.address,
+                                      user: i < targets.count ? targets[i].owner : nil)
+            let plan = TraceHeaders.plan(for: message, sender: envelope.sender, recipient: r.address)
+            if let loop = plan.loop { recipient.reject(loop) } else { recipient.headerAdditions = plan.additions }
+            recipients.append(recipient)
+        }
+        var tx = Transaction(envelope: Envelope(sender: envelope.sender), recipients: recipients, message: message, arrival: start)
+        var logger = Logger(label: "mdad") { _ in log.handler(label: "mdad") }
+        logger[metadataKey: "queue_id"] = "\(tx.queueID)"
+        log.log(Maillog.messageLine(queueID: tx.queueID, sender: envelope.sender, size: message.receivedSize,
+                                    recipients: recipients.count))
+        await chain.run(&tx, context: StageContext(logger: logger, configuration: configuration))
+        let chained = Timestamp.now()
+        let stored = tx
+        let (hostName, sync, storeLogger, configDirectory) = (self.hostName, self.sync, logger, self.configDirectory)
+        // Each recipient's copy is written on the blocking pool, all at once: with group
+        // commit their flushes are shared, so five recipients cost about one delivery's flushes.
+        let store: @Sendable (Int) -> RecipientState = { i in
+            let target = targets[i]
+            // Running as root, a mailbox root does not own is written by a child that becomes
+            // its owner. Otherwise this process writes with its own identity, so mailboxes must
+            // belong to the user mdad serve runs as (the usual one-vmail-user setup).
+            if geteuid() == 0 && target.uid != 0 {
+                return PrivilegedStore.store(stored.recipients[i], sender: envelope.sender, message: stored.message,
+                                             target: target, configDirectory: configDirectory)
+            }
+            if geteuid() != target.uid {
+                return .deferred(DeliveryStatus(.temporaryFailure, "mailbox owner mismatch",
+                    reason: "mdad serve runs as uid \(geteuid()) but the mailbox of \(target.owner) belongs to uid \(target.uid); run mdad serve as that user, or deliver with mdad deliver"))
+            }
+            let maildir = Maildir(path: target.maildir, hostName: hostName, sync: sync)
+            return LocalDeliveryAgent.store(stored.recipients[i], message: stored.message, maildir: maildir, logger: storeLogger)
+        }
+        let pool = self.pool
+        let states = await withTaskGroup(of: (Int, RecipientState).self) { tasks in
+            for i in stored.pendingIndices {
+                tasks.addTask {
+                    guard let pool else { return (i, store(i)) }
+                    do {
+                        return (i, try await pool.runIfActive { store(i) })
+                    } catch {
+                        return (i, .deferred(DeliveryStatus(.temporaryFailure, "server shutting down")))
+                    }
+                }
+            }
+            var out: [Int: RecipientState] = [:]
+            for await (i, state) in tasks { out[i] = state }
+            return out
+        }
+        for (i, state) in states { tx.recipients[i].state = state }
+        let done = Timestamp.now()
+        return tx.recipients.map { r in
+            let status = r.state.status ?? DeliveryStatus(.temporaryFailure, "no outcome")
+            log.log(Maillog.recipientLine(
+                queueID: tx.queueID, to: r.address, originalTo: r.originalAddress, relay: envelope.client,
+                delay: done.seconds(since: start),
+                delays: (received.seconds(since: start), chained.seconds(since: received), 0, done.seconds(since: chained)),
+                status: status, outcome: Maillog.outcome(r.state)))
+            return status
+        }
+    }
+}

@@ -1,0 +1,78 @@
+/// The table types mdad knows, by the prefix Postfix uses (`texthash:`, `inline:`, `static:`).
+/// Other targets register more types (`cdb:`, `pcre:`, `pgsql:`) on top of ``builtin``.
+public struct TableRegistry: Sendable {
+    /// Opens a table from its argument (what follows `type:`).
+    public typealias Opener = @Sendable (_ argument: String, _ name: String) throws(ConfigError) -> any LookupTable
+
+    public private(set) var openers: [String: Opener] = [:]
+
+    public init() {}
+
+    public mutating func register(_ type: String, _ opener: @escaping Opener) {
+        precondition(openers[type] == nil, "table type \(type) registered twice")
+        openers[type] = opener
+    }
+
+    /// The types every mdad has.
+    public static var builtin: TableRegistry {
+        var r = TableRegistry()
+        r.register("texthash") { arg, name throws(ConfigError) in try TextHashTable(path: arg, name: name) }
+        r.register("inline") { arg, name throws(ConfigError) in try InlineTable(argument: arg, name: name) }
+        r.register("static") { arg, name throws(ConfigError) in StaticTable(argument: arg, name: name) }
+        return r
+    }
+
+    /// Whether `spec` names a table of a registered type (`type:argument`).
+    public func isTable(_ spec: String) -> Bool {
+        guard let colon = spec.firstIndex(of: ":") else { return false }
+        return openers[String(spec[..<colon])] != nil
+    }
+
+    /// Opens one table, `type:argument`.
+    public func open(_ spec: String) throws(ConfigError) -> any LookupTable {
+        guard let colon = spec.firstIndex(of: ":") else {
+            throw ConfigError("\"\(spec)\" is not a table; expected type:name, for example texthash:/etc/mdad/virtual")
+        }
+        let type = String(spec[..<colon])
+        guard let opener = openers[type] else {
+            let known = openers.keys.sorted().joined(separator: ", ")
+            throw ConfigError("unsupported table type \"\(type)\" in \"\(spec)\"; expected one of: \(known)")
+        }
+        return try opener(String(spec[spec.index(after: colon)...]), spec)
+    }
+
+    /// Opens the tables a parameter lists, in order. Braces group `inline:{ … }` and
+    /// `static:{ … }` arguments that contain commas or spaces, as in Postfix.
+    public func openList(_ configuration: Configuration, _ parameter: String) throws(ConfigError) -> TableList {
+        let value = try configuration.string(parameter)
+        var tables: [any LookupTable] = []
+        for spec in TableRegistry.splitTableList(value) {
+            do {
+                tables.append(try open(spec))
+            } catch {
+                let (file, line) = configuration.origin(parameter)
+                throw ConfigError(file: error.file ?? file, line: error.line ?? line, "\(parameter): \(error.message)")
+            }
+        }
+        return TableList(tables)
+    }
+
+    /// Splits a list on commas and whitespace, keeping `{ … }` groups whole.
+    public static func splitTableList(_ value: String) -> [String] {
+        var items: [String] = []
+        var current = ""
+        var depth = 0
+        for c in value {
+            if c == "{" { depth += 1 }
+            if c == "}" { depth = max(0, depth - 1) }
+            if depth == 0 && (c == "," || c == " " || c == "\t" || c == "\n") {
+                if !current.isEmpty { items.append(current) }
+                current = ""
+            } else {
+                current.append(c)
+            }
+        }
+        if !current.isEmpty { items.append(current) }
+        return items
+    }
+}

@@ -1,0 +1,73 @@
+/// `texthash:/path`: Postfix's text table format read directly, no `postmap` needed.
+///
+/// As postmap(1) reads a source file: `key whitespace value` per line; empty lines and lines
+/// starting with `#` are ignored; a line starting with whitespace continues the line above;
+/// keys are case-insensitive (folded to lower case); a duplicate key keeps the first value,
+/// with a warning, as Postfix does. The file is read once, when the table is opened.
+public struct TextHashTable: LookupTable {
+    public let name: String
+    let entries: [String: String]
+    /// Postfix would warn about these lines (file, line and what was expected).
+    public let warnings: [ConfigError]
+
+    public init(path: String, name: String) throws(ConfigError) {
+        self.name = name
+        let bytes: [UInt8]
+        do {
+            bytes = try Posix.readFile(path, limit: 256 << 20)
+        } catch {
+            throw ConfigError(file: path, "\(name): cannot open table: \(error)")
+        }
+        let parsed = TextHashTable.parse(String(decoding: bytes, as: UTF8.self), file: path)
+        self.entries = parsed.entries
+        self.warnings = parsed.warnings
+    }
+
+    public init(text: String, name: String) {
+        self.name = name
+        let parsed = TextHashTable.parse(text, file: name)
+        self.entries = parsed.entries
+        self.warnings = parsed.warnings
+    }
+
+    public var count: Int { entries.count }
+
+    public func lookup(_ key: String) throws(TableError) -> String? { entries[key.lowercased()] }
+
+    static func parse(_ text: String, file: String) -> (entries: [String: String], warnings: [ConfigError]) {
+        var entries: [String: String] = [:]
+        var warnings: [ConfigError] = []
+        var logical: [(text: String, line: Int)] = []
+        var number = 0
+        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
+            number += 1
+            var line = Substring(raw)
+            if line.hasSuffix("\r") { line = line.dropLast() }
+            let trimmed = line.trimmingWhitespace()
+            if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
+            if line.first == " " || line.first == "\t" {
+                if logical.isEmpty {
+                    warnings.append(ConfigError(file: file, line: number, "logical line must not start with whitespace"))
+                } else {
+                    logical[logical.count - 1].text += " " + trimmed
+                }
+                continue
+            }
+            logical.append((String(line), number))
+        }
+        for (text, line) in logical {
+            guard let split = text.firstIndex(where: { $0 == " " || $0 == "\t" }) else {
+                warnings.append(ConfigError(file: file, line: line, "expected format: key whitespace value"))
+                continue
+            }
+            let key = String(text[..<split]).lowercased()
+            let value = text[split...].trimmingWhitespace()
+            if entries[key] != nil {
+                warnings.append(ConfigError(file: file, line: line, "duplicate entry: \"\(key)\""))
+                continue
+            }
+            entries[key] = value
+        }
+        return (entries, warnings)
+    }
+}
