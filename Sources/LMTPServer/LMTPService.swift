@@ -22,6 +22,8 @@ public final class LMTPService: Service, Sendable {
     let registry: StageRegistry
     let engine: NIOLockedValueBox<LMTPDelivery>
     let connections = ConnectionRegistry()
+    /// Connections admitted and not yet closed (counted at accept, before any handler runs).
+    let admitted = NIOLockedValueBox(0)
     let group: MultiThreadedEventLoopGroup
     /// One group commit for every delivery of this process.
     let groupSync = GroupSync()
@@ -84,6 +86,7 @@ public final class LMTPService: Service, Sendable {
         let shutdownTimeout = try config.integer("lmtp_shutdown_timeout")
         let engineBox = engine
         let connections = self.connections
+        let admitted = self.admitted
 
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
@@ -95,9 +98,15 @@ public final class LMTPService: Service, Sendable {
                 if !networks.contains(remote) {
                     return LMTPService.refuse(channel, "554 5.7.1 \(settings.hostName) Error: access denied for \(client)\r\n")
                 }
-                if connections.count >= maxConnections {
+                let accepted = admitted.withLockedValue { n in
+                    guard n < maxConnections else { return false }
+                    n += 1
+                    return true
+                }
+                guard accepted else {
                     return LMTPService.refuse(channel, "421 4.7.0 \(settings.hostName) Error: too many connections\r\n")
                 }
+                channel.closeFuture.whenComplete { _ in admitted.withLockedValue { $0 -= 1 } }
                 let session = LMTPSession(settings: settings, client: client)
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(Int64(timeout))))

@@ -229,3 +229,24 @@ struct LMTPPrivilegeTests {
         #expect(log.components(separatedBy: "to=<carol@other.example>").count == 2)
     }
 }
+
+@Suite("mdad serve limits", .serialized)
+struct LMTPLimitTests {
+    @Test func connectionsPastTheLimitGet421() throws {
+        let server = try LMTPInstance(extraMainCF: "lmtp_max_connections = 2\n")
+        defer { server.cleanup() }
+        let out = try server.client("many")
+        let greetings = out["greetings"] as? [String] ?? []
+        #expect(greetings.filter { $0.hasPrefix("220 ") }.count == 2, "\(greetings)")
+        #expect(greetings.filter { $0.hasPrefix("421 4.7.0") }.count == 1, "\(greetings)")
+    }
+
+    @Test func silentClientsAreCutOffWith421() throws {
+        let server = try LMTPInstance(extraMainCF: "lmtp_timeout = 1\n")
+        defer { server.cleanup() }
+        let out = try server.client("idle")
+        let replies = out["replies"] as? [String] ?? []
+        #expect(replies.last?.hasPrefix("421 4.4.2") == true, "\(replies)")
+        #expect((out["waited"] as? Double ?? 0) < 10)
+    }
+}

@@ -265,6 +265,18 @@ struct LMTPSessionTests {
         #expect(s.disconnected() == [.abortMessage])
     }
 
+    @Test func idleTimeoutSays421ButNotWhileTheClientWaitsForUs() {
+        var s = LMTPSession(settings: .init(hostName: "h"), client: "c")
+        _ = s.start()
+        _ = s.receive(Array("LHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\n".utf8))
+        #expect(s.timedOut().isEmpty, "a recipient check is pending: the client is waiting for us")
+        _ = s.recipientChecked(.accept)
+        _ = s.receive(Array("DATA\r\npartial".utf8))
+        let actions = s.timedOut()
+        #expect(actions == [.abortMessage, .send(Array("421 4.4.2 h Error: timeout exceeded\r\n".utf8)), .close])
+        #expect(s.receive(Array("NOOP\r\n".utf8)).isEmpty, "a closed session ignores input")
+    }
+
     @Test func replyCodesForStatuses() {
         #expect(LMTPSession.code(for: .delivered) == 250)
         #expect(LMTPSession.code(for: .mailboxFull) == 452)

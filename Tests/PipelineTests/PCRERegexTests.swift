@@ -68,6 +68,22 @@ struct PCRERegexTests {
         #expect(throws: PCRERegex.Error.self) { try r.matches(subject) }
     }
 
+    @Test func limitsComeFromMainCF() throws {
+        let c = try Configuration(mainCF: "pcre_match_limit = 10000\npcre_depth_limit = 1000\n", file: "main.cf",
+                                  system: SystemInfo(hostName: "h.example"))
+        let limits = try PCRERegex.Limits(c)
+        #expect(limits.matchLimit == 10_000 && limits.depthLimit == 1_000)
+        let r = try PCRERegex("^(a+)+$", limits: limits)
+        #expect(throws: PCRERegex.Error.self) { try r.matches(String(repeating: "a", count: 40) + "b") }
+        let bad = try Configuration(mainCF: "pcre_match_limit = 0\n", file: "main.cf", system: SystemInfo(hostName: "h.example"))
+        do {
+            _ = try PCRERegex.Limits(bad)
+            Issue.record("0 must be refused")
+        } catch {
+            #expect(error.line == 1)
+        }
+    }
+
     @Test func sharedAcrossTasks() async throws {
         let r = try PCRERegex("needle\\d+")
         let hits = await withTaskGroup(of: Int.self) { group in

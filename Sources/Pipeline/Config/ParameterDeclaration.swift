@@ -120,6 +120,10 @@ public enum CoreParameters {
               "Where messages larger than the in-memory limit are spooled; empty means $TMPDIR or /tmp."),
         .init("spool_memory_limit", .size, default: "1048576",
               "Messages up to this size are held in memory while they are processed."),
+        .init("pcre_match_limit", .integer, default: "1000000",
+              "PCRE2 match limit for every regular expression in tables and rules (backtracking steps)."),
+        .init("pcre_depth_limit", .integer, default: "10000",
+              "PCRE2 depth limit for every regular expression in tables and rules."),
         .init("maildir_sync", .string, default: "always",
               "How deliveries are made durable: always (fsync file and new/), group (shared syncfs flushes, same promise), none (benchmarks only: not durable)."),
         // The LMTP server (mdad serve).

@@ -44,6 +44,20 @@ public final class PCRERegex: @unchecked Sendable {
     public struct Limits: Sendable {
         public var matchLimit: UInt32
         public var depthLimit: UInt32
+
+        /// The limits main.cf sets (`pcre_match_limit`, `pcre_depth_limit`), checked with file
+        /// and line.
+        public init(_ configuration: Configuration) throws(ConfigError) {
+            let m = try configuration.integer("pcre_match_limit")
+            let d = try configuration.integer("pcre_depth_limit")
+            guard m > 0, m <= Int(UInt32.max) else {
+                throw configuration.error("pcre_match_limit", "pcre_match_limit = \(m); expected a number from 1 to \(UInt32.max)")
+            }
+            guard d > 0, d <= Int(UInt32.max) else {
+                throw configuration.error("pcre_depth_limit", "pcre_depth_limit = \(d); expected a number from 1 to \(UInt32.max)")
+            }
+            self.init(matchLimit: UInt32(m), depthLimit: UInt32(d))
+        }
         public init(matchLimit: UInt32 = 1_000_000, depthLimit: UInt32 = 10_000) {
             self.matchLimit = matchLimit
             self.depthLimit = depthLimit

@@ -142,6 +142,17 @@ elif scenario == "raw-rcpts":
     s.sendall(b"Subject: privilege separation\r\n\r\nbody\r\n.\r\n")
     out["envelope"] = envelope
     out["replies"] = read_replies(s, len(rcpts))
+elif scenario == "many":
+    # Opens three connections at once and reports each greeting.
+    socks = [connect_raw() for _ in range(3)]
+    out["greetings"] = [read_replies(s, 1)[0] if True else "" for s in socks]
+elif scenario == "idle":
+    s = connect_raw()
+    s.settimeout(15)
+    greeting = read_replies(s, 1)
+    t0 = time.time()
+    out["replies"] = greeting + read_replies(s, 1)
+    out["waited"] = time.time() - t0
 elif scenario == "connect":
     s = connect_raw()
     out["replies"] = read_replies(s, 1)
