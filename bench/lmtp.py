@@ -143,7 +143,7 @@ def main():
                 f"virtual_mailbox_maps = inline:{{ @example.com=catchall/ }}\n"
                 f"virtual_uid_maps = static:{pw.pw_uid}\nvirtual_gid_maps = static:{pw.pw_gid}\n"
                 f"message_size_limit = 0\nmaillog_file = {base}/maillog\nspool_directory = {base}\n"
-                f"maildir_sync = {sync}\nlmtp_max_connections = 1000\n")
+                f"maildir_sync = {sync}\nlmtp_max_connections = 1000\nspool_memory_limit = 4194304\n")
         for dirpath, dirs, files in os.walk(work):
             os.chown(dirpath, pw.pw_uid, pw.pw_gid)
             for f in files:

@@ -177,7 +177,13 @@ public struct LocalDeliveryAgent: Sendable {
         let chained = Timestamp.now()
 
         // 7. Carry out what the chain asked for.
-        let maildir = Maildir(path: target.maildir, hostName: myhostname)
+        // One delivery per process: `group` has no one to share flushes with and means `always`.
+        let syncName = try config.string("maildir_sync")
+        guard let sync = MaildirSync.named(syncName, group: nil) else {
+            throw DeliveryStatus(.configurationError, "configuration error",
+                                 reason: "configuration error: \(config.error("maildir_sync", "bad maildir_sync \"\(syncName)\"; expected always, group or none"))")
+        }
+        let maildir = Maildir(path: target.maildir, hostName: myhostname, sync: sync)
         for i in tx.pendingIndices {
             tx.recipients[i].state = Self.store(tx.recipients[i], message: tx.message, maildir: maildir, logger: logger)
         }
