@@ -83,3 +83,32 @@ struct PostconfEndToEndTests {
         #expect(r.stderr.contains("main.cf, line 11: unused parameter: typo_parameter=1"), "\(r.stderr)")
     }
 }
+
+/// config/main.cf documents every parameter with its default, commented out.
+@Suite("sample configuration")
+struct SampleConfigTests {
+    @Test func everyParameterIsInTheSampleWithItsDefault() throws {
+        let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../config/main.cf").standardized
+        let text = try String(contentsOf: sample, encoding: .utf8)
+        let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("mdad-sample-\(UUID().uuidString.prefix(6))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "".write(to: dir.appendingPathComponent("main.cf"), atomically: true, encoding: .utf8)
+        let r = try MDAD.run(["postconf", "-c", dir.path, "-d"], input: Data())
+        #expect(r.status == 0)
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count > 30)
+        var missing: [String] = []
+        for line in lines {
+            let name = String(line.split(separator: " ").first ?? "")
+            // Computed defaults (myhostname, mydomain) depend on the machine: the name suffices.
+            let computed = ["myhostname", "mydomain"].contains(name)
+            if !text.contains("\n#\(name) =") || (!computed && !text.contains("\n#\(line)\n")) { missing.append(line) }
+        }
+        #expect(missing.isEmpty, "not in config/main.cf as '#name = default': \(missing)")
+        // And the sample itself, as shipped, parses with no unused parameter.
+        let check = try MDAD.run(["postconf", "-c", sample.deletingLastPathComponent().path, "-n"], input: Data())
+        #expect(check.status == 0 && check.stderr.isEmpty, "\(check.stderr)")
+    }
+}
