@@ -44,9 +44,9 @@ final class LMTPInstance: @unchecked Sendable {
         process.standardError = stderrPipe
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        // Ready when the UNIX socket exists and the port answers.
-        for _ in 0..<200 {
-            if FileManager.default.fileExists(atPath: socketPath) { return }
+        // Ready when every listener is bound and set up: the daemon logs that last.
+        for _ in 0..<400 {
+            if let log = try? String(contentsOf: maillog, encoding: .utf8), log.contains("daemon started") { return }
             usleep(25_000)
         }
         stop()

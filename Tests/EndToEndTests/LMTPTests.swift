@@ -250,3 +250,17 @@ struct LMTPLimitTests {
         #expect((out["waited"] as? Double ?? 0) < 10)
     }
 }
+
+@Suite("mdad serve UNIX socket permissions")
+struct LMTPSocketModeTests {
+    @Test func socketModeAndOwnerFromMainCF() throws {
+        guard getuid() == 0 else { Issue.record("changing a socket's owner needs root"); return }
+        let server = try LMTPInstance(extraMainCF: "lmtp_unix_mode = 0660\nlmtp_unix_owner = nobody:nogroup\n")
+        defer { server.cleanup() }
+        var st = stat()
+        #expect(stat(server.socketPath, &st) == 0)
+        #expect(st.st_mode & 0o777 == 0o660)
+        #expect(st.st_uid == getpwnam("nobody").pointee.pw_uid)
+        #expect(st.st_gid == getgrnam("nogroup").pointee.gr_gid)
+    }
+}
