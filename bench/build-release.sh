@@ -5,6 +5,8 @@
 # loader's work at every start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release --static-swift-stdlib --scratch-path .build-static --product mdad \
-    -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld -Xlinker -z -Xlinker pack-relative-relocs
-echo "built .build-static/release/mdad"
+for product in mdad mdad-deliver; do
+    swift build -c release --static-swift-stdlib --scratch-path .build-static --product "$product" \
+        -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld -Xlinker -z -Xlinker pack-relative-relocs
+done
+echo "built .build-static/release/mdad and .build-static/release/mdad-deliver"

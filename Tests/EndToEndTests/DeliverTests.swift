@@ -239,3 +239,19 @@ struct DeliverEndToEndTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: md + "/new").isEmpty)
     }
 }
+
+/// `mdad-deliver` is `mdad deliver` as a small program of its own.
+@Suite("mdad-deliver")
+struct MdadDeliverProgramTests {
+    @Test func sameBehaviourAsMdadDeliver() throws {
+        let box = try Sandbox()
+        let program = URL(fileURLWithPath: MDAD.binary).deletingLastPathComponent().appendingPathComponent("mdad-deliver").path
+        let r = try MDAD.run(["-c", box.config.path, "-f", "s@example.org", "-a", "r@example.test"],
+                             input: Data("Subject: small program\n\nb\n".utf8), environment: box.environment, program: program)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(box.files("new").count == 1)
+        let bad = try MDAD.run(["-c", box.config.path, "-x"], input: Data(), environment: box.environment, program: program)
+        #expect(bad.status == 75)
+        #expect(bad.firstErrorLine.hasPrefix("4.3.5 "))
+    }
+}

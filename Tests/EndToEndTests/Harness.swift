@@ -26,9 +26,9 @@ enum MDAD {
 
     /// Runs `prefix + [mdad] + args` with `input` on standard input and a clean environment.
     static func run(_ args: [String], input: Data, environment: [String: String] = [:],
-                    prefix: [String] = []) throws -> Result {
+                    prefix: [String] = [], program: String? = nil) throws -> Result {
         let p = Process()
-        let command = prefix + [binary] + args
+        let command = prefix + [program ?? binary] + args
         p.executableURL = URL(fileURLWithPath: command[0])
         p.arguments = Array(command.dropFirst())
         var env = ["PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C"]
