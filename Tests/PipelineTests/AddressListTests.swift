@@ -23,7 +23,7 @@ let addressFixtures: [(String, [String])] = [
     ("a@[192.0.2.1]", ["-|a@[192.0.2.1]"]),
     (",, a@example.com ,,", ["-|a@example.com"]),
     ("first.last @ example . com", ["-|first.last@example.com"]),
-    ("Broken <missing@bracket, ok@example.com", ["Broken|missing@bracket", "-|ok@example.com"]),
+    ("Broken <missing@bracket, ok@example.com", ["-|\"Broken <missing\"@bracket", "-|ok@example.com"]),
     ("Grüße <u@exämple.de>", ["Grüße|u@exämple.de"]),
     ("(only a comment)", []),
     // Stray specials at the top level are skipped (found by MIMERobustnessTests: ';' looped).
@@ -109,6 +109,11 @@ struct AddressWriterTests {
         ("Reply-To: \"Smith, John (Sales)\" <js>, John Q. Public <jqp>",
          "Reply-To: \"Smith, John (Sales)\" <js@example.org>,\n\tJohn Q.Public <jqp@example.org>\n"),
         ("Resent-To: Team: ;, a", "Resent-To: Team: ;, a@example.org\n"),
+        // Observed with Postfix 3.7.11 (sendmail -C into a private instance, postcat -h).
+        ("To: (c) bob", "To: bob@example.org (c)\n"),
+        ("To: (lead) (two) carol, dave (trail)", "To: carol@example.org (lead) (two), dave@example.org (trail)\n"),
+        ("Reply-To: Alice (x) <alice>, (y) Bob <bob>", "Reply-To: Alice (x) <alice@example.org>, (y) Bob <bob@example.org>\n"),
+        ("Cc: Broken <missing, ok", "Cc: \"Broken <missing\"@example.org, ok@example.org\n"),
         ("Resent-Cc: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx, yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy, z",
          "Resent-Cc: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx@example.org,\n\tyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy@example.org,\n\tz@example.org\n"),
     ])

@@ -168,6 +168,12 @@ struct AddressParser {
                 phrase.append(lexer.next()!)
                 comments.append(Self.text(phrase.last!.text))
             case .special(UInt8(ascii: "<")):
+                if !hasClosingAngle() {
+                    // No '>' before the next comma: the '<' is an ordinary character, and the
+                    // words around it make one local part, which Postfix writes quoted
+                    // ("Broken <missing"@example.org).
+                    return unmatchedAngle(words, comments)
+                }
                 _ = lexer.next()
                 guard var m = parseAngleAddr() else { recover(inGroup: inGroup); return nil }
                 // Comments before the angle address are part of the phrase's surroundings.
@@ -202,6 +208,43 @@ struct AddressParser {
             }
         }
         return unqualified(words, comments)
+    }
+
+    /// Whether the '<' about to be read is closed by a '>' before the next comma or semicolon.
+    func hasClosingAngle() -> Bool {
+        var probe = lexer
+        _ = probe.next()
+        while let t = probe.next() {
+            if t.kind == Self.gt { return true }
+            if t.kind == Self.semicolon { return false }
+            // A comma ends the entry, unless an obsolete route goes on ("<@a,@b:user@c>").
+            if t.kind == Self.comma && probe.peek()?.kind != Self.at { return false }
+        }
+        return false
+    }
+
+    /// An entry with an unclosed '<': `words <rest[@domain]` up to the next comma.
+    mutating func unmatchedAngle(_ words: [Token], _ comments: [String]) -> AddressListEntry? {
+        var local = Self.phraseText(words)
+        if !local.isEmpty { local.append(32) }
+        local += lexer.next()!.text
+        var domain: String?
+        var comments = comments
+        while let t = lexer.peek(), t.kind != Self.comma, t.kind != Self.semicolon {
+            if t.kind == Self.at {
+                _ = lexer.next()
+                domainComments = []
+                domain = parseDomain()
+                comments += domainComments
+                continue
+            }
+            let tok = lexer.next()!
+            if tok.kind == .comment { comments.append(Self.text(tok.text)) } else if domain == nil { local += tok.text }
+        }
+        var m = Mailbox(localPart: Self.text(local), domain: domain, angleBrackets: false)
+        m.comments = comments
+        count += 1
+        return .mailbox(m)
     }
 
     /// Words with no '@' and no angle brackets: an unqualified address (`alice`), which
