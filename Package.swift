@@ -27,13 +27,15 @@ let package = Package(
         // main.cf configuration, delivery status codes, the maillog format.
         .target(
             name: "Pipeline",
-            dependencies: ["CPCRE2", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CPCRE2", "CCDB", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // PCRE2 (8-bit) as a system library; only Pipeline's Regex wrapper talks to it.
         .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
         // MIME parse-and-decode benchmark (bench/mime.sh); not a test.
         .executableTarget(name: "MIMEBench", dependencies: ["Pipeline"], swiftSettings: strict),
+        // tinycdb for compiled tables (cdb:), as Postfix's postalias/postmap write them.
+        .systemLibrary(name: "CCDB", pkgConfig: "libcdb", providers: [.apt(["libcdb-dev"])]),
         // Thin shims over system calls Swift's Glibc module does not declare (syncfs, pipe2).
         .target(name: "CSystemShims"),
         // Built-in stages and delivery backends (Maildir) and local delivery (`mdad deliver`).

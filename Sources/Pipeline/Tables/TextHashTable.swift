@@ -30,11 +30,31 @@ public struct TextHashTable: LookupTable {
         self.warnings = parsed.warnings
     }
 
+    /// A parsed source file: entries in file order (for building compiled tables).
+    public struct Parsed: Sendable {
+        public var entries: [String: String]
+        public var ordered: [(String, String)]
+        public var warnings: [ConfigError]
+    }
+
+    /// Parses postmap's source format; with `replace` a later duplicate wins (postmap -r).
+    public static func parse(_ text: String, file: String, replace: Bool) -> Parsed {
+        let (entries, warnings, order) = parseOrdered(text, file: file, replace: replace)
+        return Parsed(entries: entries, ordered: order.map { ($0, entries[$0]!) }, warnings: warnings)
+    }
+
     public var count: Int { entries.count }
 
     public func lookup(_ key: String) throws(TableError) -> String? { entries[key.lowercased()] }
 
     static func parse(_ text: String, file: String) -> (entries: [String: String], warnings: [ConfigError]) {
+        let (entries, warnings, _) = parseOrdered(text, file: file, replace: false)
+        return (entries, warnings)
+    }
+
+    static func parseOrdered(_ text: String, file: String, replace: Bool)
+        -> (entries: [String: String], warnings: [ConfigError], order: [String]) {
+        var order: [String] = []
         var entries: [String: String] = [:]
         var warnings: [ConfigError] = []
         var logical: [(text: String, line: Int)] = []
@@ -49,7 +69,9 @@ public struct TextHashTable: LookupTable {
                 if logical.isEmpty {
                     warnings.append(ConfigError(file: file, line: number, "logical line must not start with whitespace"))
                 } else {
-                    logical[logical.count - 1].text += " " + trimmed
+                    // As Postfix's readlline: the continuation line is appended as it is,
+                    // leading whitespace included.
+                    logical[logical.count - 1].text += String(line)
                 }
                 continue
             }
@@ -63,11 +85,15 @@ public struct TextHashTable: LookupTable {
             let key = String(text[..<split]).lowercased()
             let value = text[split...].trimmingWhitespace()
             if entries[key] != nil {
-                warnings.append(ConfigError(file: file, line: line, "duplicate entry: \"\(key)\""))
+                if replace { entries[key] = value } else {
+                    // Postfix names the file, not the line, for a duplicate.
+                    warnings.append(ConfigError(file: file, "duplicate entry: \"\(key)\""))
+                }
                 continue
             }
             entries[key] = value
+            order.append(key)
         }
-        return (entries, warnings)
+        return (entries, warnings, order)
     }
 }

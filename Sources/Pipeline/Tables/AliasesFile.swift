@@ -1,0 +1,178 @@
+/// The aliases(5) source format, read the way Postfix's postalias reads it.
+///
+/// Each logical line (continuation lines start with whitespace; `#` lines and empty lines are
+/// skipped) is split into RFC 822 tokens. The name is everything before the first `:` (quotes
+/// removed, folded to lower case); the value is the tokens after it, written back the way
+/// Postfix's token writer does: one space between words, `, ` after a comma, no space around
+/// `@`, `.` or `:`, quoting where a word needs it (`alice ,\n bob` → `alice, bob`,
+/// `"|/bin/cmd"` kept quoted). A line with no name or no value is refused with
+/// "need name:value pair"; a name seen again keeps its first value with a "duplicate entry"
+/// warning (or the last one, with `replace`, as `postalias -r`).
+public enum AliasesFile {
+    public struct Entry: Sendable, Equatable {
+        public var key: String
+        public var value: String
+        public var line: Int
+    }
+
+    public struct Parsed: Sendable {
+        public var entries: [Entry]
+        /// Warnings in postalias's words, without the program prefix.
+        public var warnings: [String]
+    }
+
+    enum TokenKind: Equatable { case atom, quoted, comment, literal, special(UInt8) }
+
+    struct Token {
+        var kind: TokenKind
+        var text: [UInt8]
+        /// An atom with a backslash-escaped character must be quoted when written.
+        var needsQuotes = false
+
+        var isWord: Bool {
+            switch kind {
+            case .atom, .quoted, .comment, .literal: return true
+            case .special: return false
+            }
+        }
+    }
+
+    static let specials = Set("()<>@,;:\\\".[]".utf8)
+
+    static func tokenize(_ bytes: [UInt8]) -> [Token] {
+        var tokens: [Token] = []
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            let c = bytes[i]
+            if c == 32 || c == 9 || c == 10 || c == 13 { i += 1; continue }
+            switch c {
+            case UInt8(ascii: "\""):
+                var text: [UInt8] = []
+                i += 1
+                while i < n && bytes[i] != UInt8(ascii: "\"") {
+                    if bytes[i] == UInt8(ascii: "\\"), i + 1 < n { text.append(bytes[i + 1]); i += 2; continue }
+                    text.append(bytes[i]); i += 1
+                }
+                i += 1
+                tokens.append(Token(kind: .quoted, text: text))
+            case UInt8(ascii: "("):
+                var depth = 0
+                var text: [UInt8] = []
+                i += 1
+                while i < n {
+                    if bytes[i] == UInt8(ascii: "\\"), i + 1 < n { text += bytes[i...(i + 1)]; i += 2; continue }
+                    if bytes[i] == UInt8(ascii: "(") { depth += 1 }
+                    if bytes[i] == UInt8(ascii: ")") { if depth == 0 { i += 1; break }; depth -= 1 }
+                    text.append(bytes[i]); i += 1
+                }
+                tokens.append(Token(kind: .comment, text: text))
+            case UInt8(ascii: "["):
+                var text: [UInt8] = [c]
+                i += 1
+                while i < n && bytes[i] != UInt8(ascii: "]") { text.append(bytes[i]); i += 1 }
+                if i < n { text.append(bytes[i]); i += 1 }
+                tokens.append(Token(kind: .literal, text: text))
+            case let s where specials.contains(s) && s != UInt8(ascii: "\\"):
+                tokens.append(Token(kind: .special(s), text: [s]))
+                i += 1
+            default:
+                var text: [UInt8] = []
+                var escaped = false
+                while i < n {
+                    let b = bytes[i]
+                    if b == UInt8(ascii: "\\"), i + 1 < n { text.append(bytes[i + 1]); escaped = true; i += 2; continue }
+                    if b == 32 || b == 9 || b == 10 || b == 13 || (specials.contains(b) && b != UInt8(ascii: "\\")) { break }
+                    text.append(b); i += 1
+                }
+                tokens.append(Token(kind: .atom, text: text, needsQuotes: escaped))
+            }
+        }
+        return tokens
+    }
+
+    /// The name: words joined by one space, quotes removed.
+    static func internalize(_ tokens: ArraySlice<Token>) -> String {
+        var out: [UInt8] = []
+        var previousWord = false
+        for t in tokens {
+            if t.kind == .comment { continue }
+            if previousWord && t.isWord { out.append(32) }
+            out += t.text
+            previousWord = t.isWord
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The value as Postfix's token writer puts it back together.
+    static func externalize(_ tokens: ArraySlice<Token>) -> String {
+        var out: [UInt8] = []
+        var previous: Token?
+        for t in tokens {
+            if let p = previous {
+                if (p.isWord && t.isWord) || p.kind == .special(UInt8(ascii: ",")) || (p.isWord && t.kind == .special(UInt8(ascii: "<"))) {
+                    out.append(32)
+                }
+            }
+            switch t.kind {
+            case .quoted: out += quote(t.text)
+            case .comment: out += [UInt8(ascii: "(")] + t.text + [UInt8(ascii: ")")]
+            case .atom where t.needsQuotes: out += quote(t.text)
+            default: out += t.text
+            }
+            previous = t
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func quote(_ text: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "\"")]
+        for b in text {
+            if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
+            out.append(b)
+        }
+        out.append(UInt8(ascii: "\""))
+        return out
+    }
+
+    public static func parse(_ text: String, file: String, replace: Bool = false) -> Parsed {
+        var logical: [(bytes: [UInt8], line: Int)] = []
+        var number = 0
+        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
+            number += 1
+            var line = Array(raw.utf8)
+            if line.last == 13 { line.removeLast() }
+            let firstNonBlank = line.firstIndex { $0 != 32 && $0 != 9 }
+            guard let start = firstNonBlank, line[start] != UInt8(ascii: "#") else { continue }
+            if start > 0, !logical.isEmpty {
+                logical[logical.count - 1].bytes += [32] + line[start...]
+                continue
+            }
+            logical.append((Array(line[start...]), number))
+        }
+        var entries: [Entry] = []
+        var index: [String: Int] = [:]
+        var warnings: [String] = []
+        for (bytes, line) in logical {
+            let tokens = tokenize(bytes)
+            guard let colon = tokens.firstIndex(where: { $0.kind == .special(UInt8(ascii: ":")) }),
+                  colon > 0, colon + 1 < tokens.count else {
+                warnings.append("\(file), line \(line): need name:value pair")
+                continue
+            }
+            let key = internalize(tokens[..<colon]).lowercased()
+            let value = externalize(tokens[(colon + 1)...])
+            if let existing = index[key] {
+                if replace {
+                    entries[existing] = Entry(key: key, value: value, line: line)
+                } else {
+                    warnings.append("\(file): duplicate entry: \"\(key)\"")
+                }
+                continue
+            }
+            index[key] = entries.count
+            entries.append(Entry(key: key, value: value, line: line))
+        }
+        return Parsed(entries: entries, warnings: warnings)
+    }
+}

@@ -1,0 +1,254 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Pipeline
+
+/// `mdad postmap`, `mdad postalias` and `mdad newaliases`, with Postfix's flags and output.
+///
+/// Tables are named `type:file` (a bare file uses `default_database_type`). Building writes
+/// `file.cdb` through a temporary file and a rename. `-q KEY` prints the value and exits 0,
+/// or exits 1 when there is none; `-q -` reads keys from standard input and prints
+/// `key<TAB>value` (`key:<TAB>value` for aliases). `-s` lists every entry.
+public enum PostmapCommand {
+    public enum Kind: Sendable { case postmap, postalias }
+
+    public struct Options: Sendable {
+        public var kind: Kind = .postmap
+        public var configDirectory: String?
+        public var query: String?
+        public var dump = false
+        public var replace = false
+        /// `-N`: keys and values with a terminating NUL; `-n` (the default): without.
+        public var withNul = false
+        public var tables: [String] = []
+        public init() {}
+    }
+
+    static func program(_ kind: Kind) -> String { kind == .postmap ? "postmap" : "postalias" }
+
+    static func say(_ text: String, fd: Int32 = 2) { try? Posix.writeAll(fd, Array((text + "\n").utf8)) }
+
+    /// Splits `type:name`, with the configured default type for a bare name.
+    static func split(_ spec: String, defaultType: String) -> (type: String, name: String) {
+        if let colon = spec.firstIndex(of: ":"), !spec[..<colon].contains("/") {
+            return (String(spec[..<colon]), String(spec[spec.index(after: colon)...]))
+        }
+        return (defaultType, spec)
+    }
+
+    public static func run(_ o: Options, registry: StageRegistry = .builtin, system: SystemInfo = .current()) -> Int32 {
+        let prog = program(o.kind)
+        let config: Configuration
+        do {
+            let dir = Configuration.directory(commandLine: o.configDirectory)
+            config = try Configuration.load(directory: dir.path, explicit: dir.explicit, table: registry.parameterTable, system: system)
+        } catch {
+            say("\(prog): fatal: \(error)")
+            return 1
+        }
+        let defaultType = (try? config.string("default_database_type")) ?? "cdb"
+        guard !o.tables.isEmpty else {
+            say("\(prog): fatal: usage: \(prog) [-Nnrs] [-c config_dir] [-q key] [type:]file...")
+            return 1
+        }
+        if let key = o.query { return query(key, o, config, defaultType) }
+        if o.dump { return dump(o, config, defaultType) }
+        for spec in o.tables {
+            let (type, name) = split(spec, defaultType: defaultType)
+            guard type == "cdb" else {
+                say("\(prog): fatal: unsupported dictionary type for building: \(type); expected cdb (texthash tables need no building)")
+                return 1
+            }
+            if let failure = build(name, o, config) {
+                say("\(prog): fatal: \(failure)")
+                return 1
+            }
+        }
+        return 0
+    }
+
+    /// Compiles `source` into `source.cdb`; returns an error message or nil.
+    static func build(_ source: String, _ o: Options, _ config: Configuration) -> String? {
+        let prog = program(o.kind)
+        let text: String
+        do {
+            text = String(decoding: try Posix.readFile(source, limit: 2 << 30), as: UTF8.self)
+        } catch {
+            return "open \(source): \(error)"
+        }
+        var pairs: [(String, String)] = []
+        switch o.kind {
+        case .postalias:
+            let parsed = AliasesFile.parse(text, file: source, replace: o.replace)
+            for w in parsed.warnings { say("\(prog): warning: \(w)") }
+            pairs = parsed.entries.map { ($0.key, $0.value) }
+            // As Postfix: the sendmail "alias database complete" entry and the NIS markers.
+            pairs.append(("@", "@"))
+            pairs.append(("YP_LAST_MODIFIED", String(Int(time(nil)))))
+            pairs.append(("YP_MASTER_NAME", (try? config.string("myhostname")) ?? "localhost"))
+        case .postmap:
+            let parsed = TextHashTable.parse(text, file: source, replace: o.replace)
+            for w in parsed.warnings { say("\(prog): warning: \(w.description)") }
+            pairs = parsed.ordered
+        }
+        do {
+            let writer = try CDBWriter(path: source + ".cdb")
+            do {
+                for (k, v) in pairs {
+                    var key = Array(k.utf8), value = Array(v.utf8)
+                    if o.withNul { key.append(0); value.append(0) }
+                    try writer.add(key, value)
+                }
+                try writer.commit()
+            } catch {
+                writer.abandon()
+                throw error
+            }
+        } catch {
+            return "\(source).cdb: \(error)"
+        }
+        return nil
+    }
+
+    static func open(_ spec: String, _ defaultType: String) throws(ConfigError) -> any LookupTable {
+        let (type, name) = split(spec, defaultType: defaultType)
+        return try TableRegistry.builtin.open("\(type):\(name)")
+    }
+
+    static func query(_ key: String, _ o: Options, _ config: Configuration, _ defaultType: String) -> Int32 {
+        let prog = program(o.kind)
+        var tables: [any LookupTable] = []
+        for spec in o.tables {
+            do { tables.append(try open(spec, defaultType)) } catch {
+                say("\(prog): fatal: \(error)")
+                return 1
+            }
+        }
+        func find(_ k: String) -> String? {
+            for t in tables {
+                if let v = try? t.lookup(k) { return v }
+            }
+            return nil
+        }
+        if key != "-" {
+            guard let v = find(key) else { return 1 }
+            say(v, fd: 1)
+            return 0
+        }
+        var found = false
+        var input: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var output: [UInt8] = []
+        let separator = o.kind == .postalias ? ":\t" : "\t"
+        func answer(_ line: ArraySlice<UInt8>) {
+            var l = line
+            if l.last == 13 { l = l.dropLast() }
+            let k = String(decoding: l, as: UTF8.self)
+            if let v = find(k) {
+                found = true
+                output += Array((k + separator + v + "\n").utf8)
+                if output.count > 65536 { try? Posix.writeAll(1, output); output.removeAll(keepingCapacity: true) }
+            }
+        }
+        while true {
+            let n = buffer.withUnsafeMutableBytes { (try? Posix.read(0, into: $0)) ?? 0 }
+            if n <= 0 { break }
+            input += buffer[0..<n]
+            var start = 0
+            while let nl = input[start...].firstIndex(of: 10) {
+                answer(input[start..<nl])
+                start = nl + 1
+            }
+            input.removeFirst(start)
+        }
+        if !input.isEmpty { answer(input[...]) }
+        try? Posix.writeAll(1, output)
+        return found ? 0 : 1
+    }
+
+    static func dump(_ o: Options, _ config: Configuration, _ defaultType: String) -> Int32 {
+        let prog = program(o.kind)
+        let separator = o.kind == .postalias ? ": " : "\t"
+        for spec in o.tables {
+            do {
+                let t = try open(spec, defaultType)
+                guard let cdb = t as? CDBTable else {
+                    say("\(prog): fatal: table \(spec): sequence operation is not supported")
+                    return 1
+                }
+                var out: [UInt8] = []
+                for (k, v) in cdb.entries() {
+                    let key = k.hasSuffix("\0") ? String(k.dropLast()) : k
+                    let value = v.hasSuffix("\0") ? String(v.dropLast()) : v
+                    out += Array((key + separator + value + "\n").utf8)
+                }
+                try? Posix.writeAll(1, out)
+            } catch {
+                say("\(prog): fatal: \(error)")
+                return 1
+            }
+        }
+        return 0
+    }
+
+    /// `newaliases`: builds every table of `alias_database`.
+    public static func newaliases(configDirectory: String?, registry: StageRegistry = .builtin) -> Int32 {
+        let dir = Configuration.directory(commandLine: configDirectory)
+        guard let config = try? Configuration.load(directory: dir.path, explicit: dir.explicit, table: registry.parameterTable),
+              let databases = try? config.list("alias_database") else {
+            say("newaliases: fatal: cannot read the configuration in \(dir.path)")
+            return 1
+        }
+        var o = Options()
+        o.kind = .postalias
+        o.configDirectory = configDirectory
+        o.tables = databases
+        return run(o, registry: registry)
+    }
+}
+
+extension PostmapCommand {
+    /// Postfix's getopt-style flags: `-c dir -q key -N -n -r -s` (and `-v`, `-w`, `-o`
+    /// accepted and ignored as Postfix's), then table names.
+    public static func parseArguments(_ args: [String], kind: Kind) -> Options? {
+        var o = Options()
+        o.kind = kind
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            i += 1
+            guard a.hasPrefix("-"), a.count > 1 else { o.tables.append(a); continue }
+            var letters = Array(a.dropFirst())
+            while !letters.isEmpty {
+                let l = letters.removeFirst()
+                switch l {
+                case "N": o.withNul = true
+                case "n": o.withNul = false
+                case "r": o.replace = true
+                case "s": o.dump = true
+                case "v", "w", "f", "i", "p", "u", "b", "h", "m", "o", "x", "F": break
+                case "c", "q":
+                    let value: String
+                    if !letters.isEmpty { value = String(letters); letters = [] } else {
+                        guard i < args.count else { return nil }
+                        value = args[i]; i += 1
+                    }
+                    if l == "c" { o.configDirectory = value } else { o.query = value }
+                default:
+                    return nil
+                }
+            }
+        }
+        return o
+    }
+
+    public static func runFromCommandLine(_ args: [String], kind: Kind) -> Int32 {
+        guard let o = parseArguments(args, kind: kind) else {
+            say("\(program(kind)): fatal: usage: \(program(kind)) [-Nnrs] [-c config_dir] [-q key] [type:]file...")
+            return 1
+        }
+        return run(o)
+    }
+}
