@@ -72,16 +72,16 @@ public enum PostmapCommand {
     /// Compiles `source` into `source.cdb`; returns an error message or nil.
     static func build(_ source: String, _ o: Options, _ config: Configuration) -> String? {
         let prog = program(o.kind)
-        let text: String
+        let bytes: [UInt8]
         do {
-            text = String(decoding: try Posix.readFile(source, limit: 2 << 30), as: UTF8.self)
+            bytes = try Posix.readFile(source, limit: 2 << 30)
         } catch {
             return "open \(source): \(error)"
         }
         var pairs: [(String, String)] = []
         switch o.kind {
         case .postalias:
-            let parsed = AliasesFile.parse(text, file: source, replace: o.replace)
+            let parsed = AliasesFile.parse(bytes: bytes, file: source, replace: o.replace)
             for w in parsed.warnings { say("\(prog): warning: \(w)") }
             pairs = parsed.entries.map { ($0.key, $0.value) }
             // As Postfix: the sendmail "alias database complete" entry and the NIS markers.
@@ -89,7 +89,7 @@ public enum PostmapCommand {
             pairs.append(("YP_LAST_MODIFIED", String(Int(time(nil)))))
             pairs.append(("YP_MASTER_NAME", (try? config.string("myhostname")) ?? "localhost"))
         case .postmap:
-            let parsed = TextHashTable.parse(text, file: source, replace: o.replace)
+            let parsed = TextHashTable.parse(String(decoding: bytes, as: UTF8.self), file: source, replace: o.replace)
             for w in parsed.warnings { say("\(prog): warning: \(w.description)") }
             pairs = parsed.ordered
         }
@@ -141,16 +141,36 @@ public enum PostmapCommand {
         var input: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         var output: [UInt8] = []
-        let separator = o.kind == .postalias ? ":\t" : "\t"
+        output.reserveCapacity(1 << 17)
+        let separator: [UInt8] = o.kind == .postalias ? [58, 9] : [9]
+        // cdb tables are answered on bytes, without building Strings for each key.
+        let cdbTables = tables.compactMap { $0 as? CDBTable }
+        var folded: [UInt8] = []
         func answer(_ line: ArraySlice<UInt8>) {
             var l = line
             if l.last == 13 { l = l.dropLast() }
-            let k = String(decoding: l, as: UTF8.self)
-            if let v = find(k) {
-                found = true
-                output += Array((k + separator + v + "\n").utf8)
-                if output.count > 65536 { try? Posix.writeAll(1, output); output.removeAll(keepingCapacity: true) }
+            if cdbTables.count == tables.count {
+                for t in cdbTables {
+                    folded.removeAll(keepingCapacity: true)
+                    folded += l
+                    let hit = t.withValue(forKey: &folded) { value -> Bool in
+                        guard let value else { return false }
+                        output += l
+                        output += separator
+                        output += value
+                        output.append(10)
+                        return true
+                    }
+                    if hit { found = true; break }
+                }
+            } else {
+                let k = String(decoding: l, as: UTF8.self)
+                if let v = find(k) {
+                    found = true
+                    output += Array(k.utf8) + separator + Array(v.utf8) + [10]
+                }
             }
+            if output.count > 65536 { try? Posix.writeAll(1, output); output.removeAll(keepingCapacity: true) }
         }
         while true {
             let n = buffer.withUnsafeMutableBytes { (try? Posix.read(0, into: $0)) ?? 0 }

@@ -98,6 +98,31 @@ public final class CDBTable: LookupTable, @unchecked Sendable {
         return found
     }
 
+    /// Bulk lookups without Strings (`postalias -q -` over a million keys): the key is folded to
+    /// lower case (ASCII) in place and `body` sees the value bytes, or nil.
+    public func withValue<R>(forKey key: inout [UInt8], _ body: (UnsafeRawBufferPointer?) -> R) -> R {
+        for i in key.indices where key[i] >= 65 && key[i] <= 90 { key[i] += 32 }
+        pthread_mutex_lock(&mutex)
+        refreshIfReplaced()
+        let current = mapping
+        pthread_mutex_unlock(&mutex)
+        guard let current else { return body(nil) }
+        var cursor = current.db
+        defer { withExtendedLifetime(current) {} }
+        var found = key.withUnsafeBytes { cdb_find(&cursor, $0.baseAddress, UInt32($0.count)) }
+        var trimNul = false
+        if found <= 0 {
+            key.append(0)
+            found = key.withUnsafeBytes { cdb_find(&cursor, $0.baseAddress, UInt32($0.count)) }
+            key.removeLast()
+            trimNul = true
+        }
+        guard found > 0, let p = cdb_get(&cursor, cursor.cdb_vlen, cursor.cdb_vpos) else { return body(nil) }
+        var count = Int(cursor.cdb_vlen)
+        if trimNul, count > 0, p.load(fromByteOffset: count - 1, as: UInt8.self) == 0 { count -= 1 }
+        return body(UnsafeRawBufferPointer(start: p, count: count))
+    }
+
     static func find(_ cursor: inout cdb, _ key: [UInt8]) -> String? {
         let found = key.withUnsafeBytes { cdb_find(&cursor, $0.baseAddress, UInt32($0.count)) }
         guard found > 0, let p = cdb_get(&cursor, cursor.cdb_vlen, cursor.cdb_vpos) else { return nil }
