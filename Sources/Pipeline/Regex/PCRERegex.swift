@@ -35,6 +35,12 @@ public final class PCRERegex: @unchecked Sendable {
         /// `\w`, `\b`, `\d` and POSIX classes use Unicode properties (Perl's behaviour on
         /// text strings) instead of ASCII only.
         public static let ucp = Options(rawValue: UInt32(PCRE2_UCP))
+        /// `A` in pcre_table(5): the match must start at the start of the subject.
+        public static let anchored = Options(rawValue: UInt32(PCRE2_ANCHORED))
+        /// `E` in pcre_table(5): `$` matches only at the very end, not before a final newline.
+        public static let dollarEndOnly = Options(rawValue: UInt32(PCRE2_DOLLAR_ENDONLY))
+        /// `U` in pcre_table(5): quantifiers are lazy unless followed by `?`.
+        public static let ungreedy = Options(rawValue: UInt32(PCRE2_UNGREEDY))
         /// UTF-8 mode, lenient with invalid input (the default).
         public static let utf = Options(rawValue: UInt32(PCRE2_UTF) | UInt32(PCRE2_MATCH_INVALID_UTF))
     }
@@ -118,6 +124,13 @@ public final class PCRERegex: @unchecked Sendable {
         var buf = [UInt8](repeating: 0, count: 256)
         let n = pcre2_get_error_message_8(code, &buf, buf.count)
         return n > 0 ? String(decoding: buf[0..<Int(n)], as: UTF8.self) : "PCRE2 error \(code)"
+    }
+
+    /// The number of capture groups in the pattern, known at compile time; pcre: tables check
+    /// their `$n` references against it when the table is opened.
+    public var captureCount: Int {
+        var n: UInt32 = 0
+        return pcre2_pattern_info_8(code, UInt32(PCRE2_INFO_CAPTURECOUNT), &n) == 0 ? Int(n) : 0
     }
 
     /// The first match in `subject` at or after byte `start`, nil when there is none.

@@ -19,6 +19,8 @@ public struct TableRegistry: Sendable {
         r.register("texthash") { arg, name throws(ConfigError) in try TextHashTable(path: arg, name: name) }
         r.register("inline") { arg, name throws(ConfigError) in try InlineTable(argument: arg, name: name) }
         r.register("static") { arg, name throws(ConfigError) in StaticTable(argument: arg, name: name) }
+        r.register("pcre") { arg, name throws(ConfigError) in try PCRETable(path: arg, name: name) }
+        r.register("cdb") { arg, name throws(ConfigError) in try CDBTable(source: arg, name: name) }
         return r
     }
 
