@@ -76,6 +76,20 @@ public struct LMTPDelivery: Sendable {
         }
     }
 
+    /// The date as RFC 5322 section 3.3 writes it: `Wed, 25 Nov 2026 01:12:20 +0000`.
+    static func rfc5322Date() -> String {
+        var now = time(nil)
+        var tmv = tm()
+        localtime_r(&now, &tmv)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        let offset = tmv.tm_gmtoff / 60
+        let sign = offset < 0 ? "-" : "+"
+        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(days[Int(tmv.tm_wday)]), \(tmv.tm_mday) \(months[Int(tmv.tm_mon)]) \(tmv.tm_year + 1900) "
+            + "\(two(Int(tmv.tm_hour))):\(two(Int(tmv.tm_min))):\(two(Int(tmv.tm_sec))) \(sign)\(two(abs(offset) / 60))\(two(abs(offset) % 60))"
+    }
+
     /// Delivers a spooled message to the accepted recipients; one status per recipient, in order.
     public func deliver(_ envelope: LMTPSession.Envelope, spool: Spool, targets: [MailboxTarget],
                        received: Timestamp, start: Timestamp) async -> [DeliveryStatus] {
@@ -86,14 +100,25 @@ public struct LMTPDelivery: Sendable {
             return envelope.recipients.map { _ in .unexpected(error, while: "reading the message") }
         }
         var recipients: [Recipient] = []
+        let queueID = QueueID.make()
+        let date = LMTPDelivery.rfc5322Date()
         for (i, r) in envelope.recipients.enumerated() {
             var recipient = Recipient(address: r.address, originalAddress: r.originalRecipient ?? r.address,
                                       user: i < targets.count ? targets[i].owner : nil)
             let plan = TraceHeaders.plan(for: message, sender: envelope.sender, recipient: r.address)
-            if let loop = plan.loop { recipient.reject(loop) } else { recipient.headerAdditions = plan.additions }
+            if let loop = plan.loop {
+                recipient.reject(loop)
+            } else {
+                // RFC 5321 section 4.4: a server that accepts a message adds a Received field;
+                // LMTP inherits the rule (RFC 2033 section 4.3).
+                let received = "from \(envelope.lhloName.isEmpty ? "unknown" : envelope.lhloName) (\(envelope.client))\n"
+                    + "\tby \(hostName) (mdad) with LMTP id \(queueID)\n\tfor <\(r.address)>; \(date)"
+                recipient.headerAdditions = plan.additions + [try? HeaderField(name: "Received", multilineValue: received)].compactMap { $0 }
+            }
             recipients.append(recipient)
         }
-        var tx = Transaction(envelope: Envelope(sender: envelope.sender), recipients: recipients, message: message, arrival: start)
+        var tx = Transaction(queueID: queueID, envelope: Envelope(sender: envelope.sender), recipients: recipients,
+                             message: message, arrival: start)
         var logger = Logger(label: "mdad") { _ in log.handler(label: "mdad") }
         logger[metadataKey: "queue_id"] = "\(tx.queueID)"
         log.log(Maillog.messageLine(queueID: tx.queueID, sender: envelope.sender, size: message.receivedSize,

@@ -42,6 +42,8 @@ public struct LMTPSession: Sendable {
         /// MAIL FROM parameters (BODY, SMTPUTF8, RET, ENVID, SIZE), upper-case keys.
         public var parameters: [String: String]
         public var client: String
+        /// The name the client gave in LHLO (for the Received: field).
+        public var lhloName: String = ""
     }
 
     public enum RecipientCheck: Sendable, Equatable {
@@ -80,6 +82,7 @@ public struct LMTPSession: Sendable {
     var mode: Mode = .command
     var buffer: [UInt8] = []
     var greeted = false
+    var lhloName = ""
     var sender: String?
     var mailParameters: [String: String] = [:]
     var recipients: [AcceptedRecipient] = []
@@ -235,9 +238,10 @@ public struct LMTPSession: Sendable {
             return
         }
         switch command {
-        case .lhlo:
+        case .lhlo(let name):
             resetTransaction()
             greeted = true
+            lhloName = name
             var lines = [settings.hostName, "PIPELINING", "ENHANCEDSTATUSCODES", "8BITMIME"]
             lines.append(settings.messageSizeLimit > 0 ? "SIZE \(settings.messageSizeLimit)" : "SIZE")
             lines += ["CHUNKING", "SMTPUTF8"]
@@ -408,7 +412,9 @@ public struct LMTPSession: Sendable {
             return
         }
         mode = .waitingForDelivery
-        out.append(.endMessage(Envelope(sender: sender ?? "", recipients: recipients, parameters: mailParameters, client: client)))
+        var envelope = Envelope(sender: sender ?? "", recipients: recipients, parameters: mailParameters, client: client)
+        envelope.lhloName = lhloName
+        out.append(.endMessage(envelope))
     }
 
     mutating func resetTransaction() {

@@ -80,6 +80,14 @@ struct MessageTests {
         #expect(throws: HeaderError.self) { try HeaderField(name: "", value: "a") }
     }
 
+    @Test func foldedTraceFields() throws {
+        let f = try HeaderField(name: "Received", multilineValue: "from a\n\tby b; date")
+        #expect(String(decoding: f.raw, as: UTF8.self) == "Received: from a\n\tby b; date\n")
+        #expect(f.value == "from a\tby b; date")
+        #expect(throws: HeaderError.self) { try HeaderField(name: "Received", multilineValue: "from a\nBcc: x") }
+        #expect(throws: HeaderError.self) { try HeaderField(name: "Received", multilineValue: "a\r\n b") }
+    }
+
     @Test func prependedFieldsBeforeBodyOnlyMessageGetASeparator() throws {
         let m = try Message.literal("body only\n")
         var sink = BufferSink()

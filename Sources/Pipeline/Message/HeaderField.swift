@@ -34,6 +34,21 @@ public struct HeaderField: Sendable, Equatable {
         self.valueStart = prefix.count
     }
 
+    /// A new folded field: `value` may contain line breaks, each followed by a tab or space
+    /// (a trace field written over several lines). Any other line break or a NUL is refused.
+    public init(name: String, multilineValue value: String) throws(HeaderError) {
+        let lines = value.split(separator: "\n", omittingEmptySubsequences: false)
+        for (i, line) in lines.enumerated() {
+            if line.utf8.contains(where: { $0 == 13 || $0 == 0 }) { throw HeaderError("header \(name): value contains CR or NUL") }
+            if i > 0, !(line.first == "\t" || line.first == " ") { throw HeaderError("header \(name): a continuation line must start with whitespace") }
+        }
+        let single = try HeaderField(name: name, value: "x")
+        self.name = single.name
+        let prefix = Array(name.utf8) + [UInt8(ascii: ":")]
+        self.raw = prefix + Array((" " + value + "\n").utf8)
+        self.valueStart = prefix.count
+    }
+
     /// Case-insensitive name comparison (RFC 5322 field names are case-insensitive).
     public func hasName(_ other: String) -> Bool {
         name.utf8.count == other.utf8.count && name.lowercased() == other.lowercased()
