@@ -142,8 +142,8 @@ public struct LMTPDelivery: Sendable {
                 return .deferred(DeliveryStatus(.temporaryFailure, "mailbox owner mismatch",
                     reason: "mdad serve runs as uid \(geteuid()) but the mailbox of \(target.owner) belongs to uid \(target.uid); run mdad serve as that user, or deliver with mdad deliver"))
             }
-            let maildir = Maildir(path: target.maildir, hostName: hostName, sync: sync)
-            return LocalDeliveryAgent.store(stored.recipients[i], message: stored.message, maildir: maildir, logger: storeLogger)
+            let mailbox = LocalDeliveryAgent.Mailbox.forTarget(target, hostName: hostName, sync: sync, sender: stored.envelope.sender)
+            return LocalDeliveryAgent.store(stored.recipients[i], message: stored.message, mailbox: mailbox, logger: storeLogger)
         }
         let pool = self.pool
         let states = await withTaskGroup(of: (Int, RecipientState).self) { tasks in

@@ -255,3 +255,38 @@ struct MdadDeliverProgramTests {
         #expect(bad.firstErrorLine.hasPrefix("4.3.5 "))
     }
 }
+
+/// mbox delivery judged by Python's mailbox module, an independent mbox reader.
+@Suite("mdad deliver into mbox")
+struct MboxDeliverTests {
+    @Test func pythonsMailboxModuleReadsWhatMdadAppended() throws {
+        let box = try Sandbox(mainCF: "home_mailbox = Mailbox\n")
+        let inputs = ["Subject: first\n\nFrom here on\nplain\n", "Subject: second\r\n\r\nbody without newline"]
+        for input in inputs {
+            let r = try box.deliver(["-f", "s@example.org", "-a", "r@example.test"], input: Data(input.utf8))
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stderr.contains("status=sent (delivered to mailbox)"))
+        }
+        let path = box.home.appendingPathComponent("Mailbox").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", """
+            import mailbox, json, sys
+            box = mailbox.mbox(sys.argv[1], create=False)
+            print(json.dumps([{"from": m.get_from(), "subject": m["Subject"], "rp": m["Return-Path"],
+                               "body": m.get_payload()} for m in box]))
+            """, path]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let messages = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: String]])
+        #expect(messages.count == 2)
+        #expect(messages.map { $0["subject"] } == ["first", "second"])
+        #expect(messages.allSatisfy { $0["rp"] == "<s@example.org>" && ($0["from"] ?? "").hasPrefix("s@example.org ") })
+        #expect(messages.first?["body"] == ">From here on\nplain\n\n" || messages.first?["body"] == ">From here on\nplain\n",
+                "\(String(describing: messages.first?["body"]))")
+        #expect(messages.last?["body"]?.hasPrefix("body without newline") == true)
+    }
+}

@@ -25,13 +25,12 @@ struct MailboxResolverTests {
         #expect(try r.isVirtual("bob@example.net"))
         #expect(try !r.isVirtual("alice@example.org"))
         let a = try r.virtualMailbox("alice+news@example.com")
-        #expect(a.maildir == "/var/vmail/example.com/alice")
+        #expect(a.path == "/var/vmail/example.com/alice")
         #expect(a.uid == 5000 && a.gid == 5000)
         #expect(a.kind == .virtual)
     }
 
-    @Test(arguments: [("nobody@example.com", "5.1.1"), ("evil@example.com", "4.3.5"), ("mbox@example.com", "4.3.5"),
-                      ("low@example.com", "4.3.5")])
+    @Test(arguments: [("nobody@example.com", "5.1.1"), ("evil@example.com", "4.3.5"), ("low@example.com", "4.3.5")])
     func refusals(address: String, code: String) throws {
         let r = try resolver(virtual)
         do {
@@ -42,16 +41,26 @@ struct MailboxResolverTests {
         }
     }
 
+    @Test func mboxAndSpoolMailboxesAsPostfixLocal() throws {
+        let user = LocalUser(name: "alice", uid: 1000, gid: 1000, home: "/home/alice")
+        let mbox = try resolver("home_mailbox = Mailbox\n").systemMailbox(user)
+        #expect(mbox.path == "/home/alice/Mailbox" && mbox.format == .mbox)
+        let spool = try resolver("home_mailbox =\nmail_spool_directory = /var/spool/mail\n").systemMailbox(user)
+        #expect(spool.path == "/var/spool/mail/alice" && spool.format == .mbox)
+        let v = try resolver(virtual).virtualMailbox("mbox@example.com")
+        #expect(v.path == "/var/vmail/example.com/mbox" && v.format == .mbox)
+    }
+
     @Test func systemMailboxUnderHome() throws {
         let r = try resolver("home_mailbox = Mail/inbox/\n")
         let t = try r.systemMailbox(LocalUser(name: "alice", uid: 1000, gid: 1000, home: "/home/alice/"))
-        #expect(t.maildir == "/home/alice/Mail/inbox")
+        #expect(t.path == "/home/alice/Mail/inbox")
         #expect(t.kind == .system)
     }
 
     @Test(arguments: ["virtual_mailbox_domains = example.com\n",
                       "virtual_mailbox_domains = example.com\nvirtual_mailbox_maps = static:x/\n",
-                      "home_mailbox = Mailbox\n", "home_mailbox = /var/mail/\n", "home_mailbox = ../x/\n"])
+                      "home_mailbox = /var/mail/\n", "home_mailbox = ../x/\n"])
     func incompleteConfigurationIsAnError(_ text: String) {
         #expect(throws: ConfigError.self) { try resolver(text) }
     }

@@ -183,9 +183,9 @@ public struct LocalDeliveryAgent: Sendable {
             throw DeliveryStatus(.configurationError, "configuration error",
                                  reason: "configuration error: \(config.error("maildir_sync", "bad maildir_sync \"\(syncName)\"; expected always, group or none"))")
         }
-        let maildir = Maildir(path: target.maildir, hostName: myhostname, sync: sync)
+        let mailbox = Mailbox.forTarget(target, hostName: myhostname, sync: sync, sender: sender)
         for i in tx.pendingIndices {
-            tx.recipients[i].state = Self.store(tx.recipients[i], message: tx.message, maildir: maildir, logger: logger)
+            tx.recipients[i].state = Self.store(tx.recipients[i], message: tx.message, mailbox: mailbox, logger: logger)
         }
         let done = Timestamp.now()
 
@@ -200,33 +200,67 @@ public struct LocalDeliveryAgent: Sendable {
         return (DeliverOutcome(exitCode: SysExit.forStatus(status.status), status: status), log)
     }
 
+    /// Where a recipient's copies are written.
+    public enum Mailbox: Sendable {
+        case maildir(Maildir)
+        case mbox(MboxAppender, sender: String)
+
+        /// The store for a resolved target.
+        public static func forTarget(_ target: MailboxTarget, hostName: String, sync: MaildirSync, sender: String) -> Mailbox {
+            switch target.format {
+            case .maildir: return .maildir(Maildir(path: target.path, hostName: hostName, sync: sync))
+            case .mbox: return .mbox(MboxAppender(path: target.path), sender: sender)
+            }
+        }
+    }
+
     /// Carries out one recipient's actions; the first failure decides (temporary, so the MTA
     /// retries the whole delivery). Shared by `mdad deliver` and the LMTP server.
     public static func store(_ r: Recipient, message: Message, maildir: Maildir, logger: Logger) -> RecipientState {
+        store(r, message: message, mailbox: .maildir(maildir), logger: logger)
+    }
+
+    public static func store(_ r: Recipient, message: Message, mailbox: Mailbox, logger: Logger) -> RecipientState {
         var folders: [String] = []
         for action in r.effectiveActions {
             switch action {
             case .discard:
                 continue
             case .store(let folder, let flags):
-                var target = folder
-                if let f = folder, (try? maildir.folderPath(f)) == nil {
-                    // dovecot-lda files into INBOX when the requested mailbox cannot be used.
-                    logger.warning("\(r.address): invalid folder name \"\(f)\"; delivering to INBOX")
-                    target = nil
-                }
-                do {
-                    _ = try maildir.deliver(message, prepending: r.headerAdditions, folder: target, flags: flags)
-                    folders.append(target ?? "INBOX")
-                } catch let s as DeliveryStatus {
-                    return .deferred(s.status.isTemporary ? s : DeliveryStatus(.temporaryFailure, s.text, reason: s.reason))
-                } catch {
-                    return .deferred(.unexpected(error, while: "writing to maildir"))
+                switch mailbox {
+                case .maildir(let maildir):
+                    var target = folder
+                    if let f = folder, (try? maildir.folderPath(f)) == nil {
+                        // dovecot-lda files into INBOX when the requested mailbox cannot be used.
+                        logger.warning("\(r.address): invalid folder name \"\(f)\"; delivering to INBOX")
+                        target = nil
+                    }
+                    do {
+                        _ = try maildir.deliver(message, prepending: r.headerAdditions, folder: target, flags: flags)
+                        folders.append(target ?? "INBOX")
+                    } catch let s as DeliveryStatus {
+                        return .deferred(s.status.isTemporary ? s : DeliveryStatus(.temporaryFailure, s.text, reason: s.reason))
+                    } catch {
+                        return .deferred(.unexpected(error, while: "writing to maildir"))
+                    }
+                case .mbox(let mbox, let sender):
+                    // An mbox has no folders: every copy goes to the one file.
+                    if let f = folder { logger.warning("\(r.address): folder \"\(f)\" requested for an mbox mailbox; delivering to \(mbox.path)") }
+                    guard !folders.contains("mailbox") else { continue }
+                    do {
+                        try mbox.append(message, prepending: r.headerAdditions, sender: sender)
+                        folders.append("mailbox")
+                    } catch {
+                        return .deferred(error.status.isTemporary ? error : DeliveryStatus(.temporaryFailure, error.text, reason: error.reason))
+                    }
                 }
             }
         }
         if folders.isEmpty {
             return .delivered(DeliveryStatus(.delivered, "discarded"))
+        }
+        if case .mbox = mailbox {
+            return .delivered(DeliveryStatus(.delivered, "delivered to mailbox"))
         }
         let whereTo = folders == ["INBOX"] ? "" : " folder " + folders.joined(separator: ",")
         return .delivered(DeliveryStatus(.delivered, "delivered to maildir\(whereTo)"))

@@ -19,11 +19,17 @@ public struct MailboxTarget: Sendable, Equatable {
     public var owner: String
     public var uid: uid_t
     public var gid: gid_t
-    /// The Maildir's path (a trailing '/' was removed).
-    public var maildir: String
+    /// The mailbox: a Maildir directory (its trailing '/' removed) or an mbox file.
+    public var path: String
+    /// Maildir (the path ended in '/') or mbox.
+    public var format: MailboxFormat
     /// For a system user: the passwd entry (used to switch to the user).
     public var user: LocalUser?
 }
+
+/// How a mailbox is stored, decided as Postfix decides it: a path ending in `/` is a Maildir,
+/// anything else an mbox file.
+public enum MailboxFormat: Sendable, Equatable { case maildir, mbox }
 
 /// Finds a recipient's mailbox the way Postfix does: virtual(8) for `virtual_mailbox_domains`,
 /// local(8) users from passwd otherwise. Map results are validated before they touch a path.
@@ -36,6 +42,7 @@ public struct MailboxResolver: Sendable {
     let gidMaps: TableList
     let minimumUID: Int
     let homeMailbox: String
+    let mailSpoolDirectory: String
     let recipientDelimiter: String
 
     public init(_ config: Configuration, tables: TableRegistry = .builtin) throws(ConfigError) {
@@ -56,14 +63,12 @@ public struct MailboxResolver: Sendable {
         gidMaps = try tables.openList(config, "virtual_gid_maps")
         minimumUID = try config.integer("virtual_minimum_uid")
         homeMailbox = try config.string("home_mailbox")
+        mailSpoolDirectory = try config.string("mail_spool_directory")
         recipientDelimiter = try config.string("recipient_delimiter")
         if !virtualDomains.isEmpty || !virtualDomainTables.isEmpty {
             if mailboxMaps.isEmpty { throw config.error("virtual_mailbox_maps", "virtual_mailbox_domains is set but virtual_mailbox_maps is empty; expected a table of address → mailbox path") }
             if uidMaps.isEmpty { throw config.error("virtual_uid_maps", "virtual_mailbox_domains is set but virtual_uid_maps is empty; expected for example static:5000") }
             if gidMaps.isEmpty { throw config.error("virtual_gid_maps", "virtual_mailbox_domains is set but virtual_gid_maps is empty; expected for example static:5000") }
-        }
-        if !homeMailbox.hasSuffix("/") {
-            throw config.error("home_mailbox", "home_mailbox = \(homeMailbox): only Maildir delivery (a path ending in '/') is supported so far")
         }
         if homeMailbox.hasPrefix("/") || homeMailbox.split(separator: "/").contains("..") {
             throw config.error("home_mailbox", "home_mailbox = \(homeMailbox): expected a path relative to the home directory, without '..'")
@@ -111,17 +116,14 @@ public struct MailboxResolver: Sendable {
                                  reason: "virtual uid \(uid) for \(address) is below virtual_minimum_uid \(minimumUID)")
         }
         try MailboxResolver.checkPath(path, for: address)
-        guard path.hasSuffix("/") else {
-            throw DeliveryStatus(.configurationError, "mail system configuration error",
-                                 reason: "virtual mailbox \(path) for \(address) is an mbox file; only Maildir (a path ending in '/') is supported so far")
-        }
+        let format: MailboxFormat = path.hasSuffix("/") ? .maildir : .mbox
         var full = base.isEmpty ? path : (base.hasSuffix("/") ? base : base + "/") + path
         while full.count > 1 && full.hasSuffix("/") { full.removeLast() }
         guard full.hasPrefix("/") else {
             throw DeliveryStatus(.configurationError, "mail system configuration error",
                                  reason: "virtual mailbox \(full) for \(address) is not an absolute path; set virtual_mailbox_base")
         }
-        return MailboxTarget(kind: .virtual, owner: address, uid: uid, gid: gid, maildir: full, user: nil)
+        return MailboxTarget(kind: .virtual, owner: address, uid: uid, gid: gid, path: full, format: format, user: nil)
     }
 
     /// A system user's Maildir: `home_mailbox` under the home directory.
@@ -129,10 +131,18 @@ public struct MailboxResolver: Sendable {
         guard user.home.hasPrefix("/") else {
             throw DeliveryStatus(.temporaryFailure, "user \(user.name) has no usable home directory")
         }
+        // Postfix's local(8): an empty home_mailbox means the spool, mail_spool_directory/USER
+        // (a trailing '/' on the spool directory means a Maildir there).
+        if homeMailbox.isEmpty {
+            let spool = mailSpoolDirectory.hasSuffix("/") ? String(mailSpoolDirectory.dropLast()) : mailSpoolDirectory
+            return MailboxTarget(kind: .system, owner: user.name, uid: user.uid, gid: user.gid, path: spool + "/" + user.name,
+                                 format: mailSpoolDirectory.hasSuffix("/") ? .maildir : .mbox, user: user)
+        }
         let home = user.home.hasSuffix("/") ? String(user.home.dropLast()) : user.home
         var path = home + "/" + homeMailbox
+        let format: MailboxFormat = homeMailbox.hasSuffix("/") ? .maildir : .mbox
         while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
-        return MailboxTarget(kind: .system, owner: user.name, uid: user.uid, gid: user.gid, maildir: path, user: user)
+        return MailboxTarget(kind: .system, owner: user.name, uid: user.uid, gid: user.gid, path: path, format: format, user: user)
     }
 
     /// A map result must be a plain relative path: no `..` level, no control characters.
