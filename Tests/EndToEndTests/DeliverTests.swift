@@ -290,3 +290,62 @@ struct MboxDeliverTests {
         #expect(messages.last?["body"]?.hasPrefix("body without newline") == true)
     }
 }
+
+/// local(8)'s mailbox checks, as root with a real test user: a hostile symlink, a mailbox
+/// owned by someone else and a world-writable mailbox are refused (deferred), untouched.
+@Suite("mailbox safety", .serialized)
+struct MailboxSafetyTests {
+    func deliver(_ box: Sandbox, _ user: TestUser, mainCF: String = "") throws -> MDAD.Result {
+        if !mainCF.isEmpty {
+            try ("myhostname = mx.example.test\n" + mainCF).write(to: box.config.appendingPathComponent("main.cf"), atomically: true, encoding: .utf8)
+        }
+        return try box.deliver(["-d", user.name, "-f", "s@example.org"], input: Data("Subject: x\n\nb\n".utf8))
+    }
+
+    @Test func aSymlinkedMaildirIsRefused() throws {
+        let box = try Sandbox()
+        let home = box.root.appendingPathComponent("u1").path
+        let user = try TestUser(home: home)
+        let elsewhere = box.root.appendingPathComponent("elsewhere").path
+        try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
+        chown(elsewhere, user.uid, user.gid)
+        symlink(elsewhere, home + "/Maildir")
+        lchown(home + "/Maildir", user.uid, user.gid)
+        let r = try deliver(box, user)
+        #expect(r.status == 75)
+        #expect(r.firstErrorLine.hasPrefix("4.2.0 "), "\(r.firstErrorLine)")
+        #expect(r.stderr.contains("symbolic link"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: elsewhere).isEmpty, "nothing written through the link")
+    }
+
+    @Test func aMailboxOwnedBySomeoneElseIsRefused() throws {
+        let box = try Sandbox()
+        let home = box.root.appendingPathComponent("u2").path
+        let user = try TestUser(home: home)
+        let mbox = home + "/Mailbox"
+        _ = FileManager.default.createFile(atPath: mbox, contents: Data(), attributes: [.posixPermissions: 0o666])
+        chmod(mbox, 0o660)   // root's file, writable by the group: still not the user's
+        chown(mbox, 0, user.gid)
+        let r = try deliver(box, user, mainCF: "home_mailbox = Mailbox\n")
+        #expect(r.status == 75, "\(r.stderr)")
+        #expect(r.stderr.contains("belongs to another user") || r.stderr.contains("owned by uid 0"), "\(r.stderr)")
+        #expect((try? Data(contentsOf: URL(fileURLWithPath: mbox)))?.isEmpty == true)
+    }
+
+    @Test func aWorldWritableMailboxIsRefused() throws {
+        let box = try Sandbox()
+        let home = box.root.appendingPathComponent("u3").path
+        let user = try TestUser(home: home)
+        let mbox = home + "/Mailbox"
+        _ = FileManager.default.createFile(atPath: mbox, contents: Data())
+        chown(mbox, user.uid, user.gid)
+        chmod(mbox, 0o666)
+        let r = try deliver(box, user, mainCF: "home_mailbox = Mailbox\n")
+        #expect(r.status == 75)
+        #expect(r.stderr.contains("writable by everyone"), "\(r.stderr)")
+        chmod(mbox, 0o600)
+        let ok = try deliver(box, user, mainCF: "home_mailbox = Mailbox\n")
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(String(decoding: try Data(contentsOf: URL(fileURLWithPath: mbox)), as: UTF8.self).hasPrefix("From s@example.org "))
+    }
+}

@@ -221,6 +221,14 @@ public struct LocalDeliveryAgent: Sendable {
     }
 
     public static func store(_ r: Recipient, message: Message, mailbox: Mailbox, logger: Logger) -> RecipientState {
+        do {
+            switch mailbox {
+            case .maildir(let m): try MailboxSafety.check(m.path)
+            case .mbox(let m, _): try MailboxSafety.check(m.path)
+            }
+        } catch {
+            return .deferred(error)
+        }
         var folders: [String] = []
         for action in r.effectiveActions {
             switch action {
