@@ -256,9 +256,39 @@ struct MdadDeliverProgramTests {
     }
 }
 
-/// mbox delivery judged by Python's mailbox module, an independent mbox reader.
+/// mbox delivery judged by independent readers: Python's mailbox module and bsd-mailx.
 @Suite("mdad deliver into mbox")
 struct MboxDeliverTests {
+    @Test func bsdMailxListsWhatMdadAppended() throws {
+        let box = try Sandbox(mainCF: "home_mailbox = Mailbox\n")
+        let subjects = ["first one", "From in the body", "third"]
+        for (i, s) in subjects.enumerated() {
+            let body = i == 1 ? "From the top\nFrom again\n" : "plain\n"
+            let r = try box.deliver(["-f", "sender\(i)@example.org"], input: Data("Subject: \(s)\n\n\(body)".utf8))
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let path = box.home.appendingPathComponent("Mailbox").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/bsd-mailx")
+        p.arguments = ["-N", "-f", path]
+        p.environment = ["HOME": box.home.path, "PATH": "/usr/bin:/bin", "TERM": "dumb"]
+        let input = Pipe(), out = Pipe()
+        p.standardInput = input
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        try input.fileHandleForWriting.write(contentsOf: Data("h\np 2\nq\n".utf8))
+        try input.fileHandleForWriting.close()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(text.contains("3 messages"), "\(text)")
+        for (i, s) in subjects.enumerated() {
+            // mailx cuts the sender column to 17 characters.
+            #expect(text.contains("sender\(i)@example.o") && text.contains(s), "\(text)")
+        }
+        #expect(text.contains(">From the top\n>From again"), "body lines starting with From are quoted: \(text)")
+    }
+
     @Test func pythonsMailboxModuleReadsWhatMdadAppended() throws {
         let box = try Sandbox(mainCF: "home_mailbox = Mailbox\n")
         let inputs = ["Subject: first\n\nFrom here on\nplain\n", "Subject: second\r\n\r\nbody without newline"]
