@@ -112,16 +112,16 @@ public enum PostmapCommand {
         return nil
     }
 
-    static func open(_ spec: String, _ defaultType: String) throws(ConfigError) -> any LookupTable {
+    static func open(_ spec: String, _ defaultType: String, _ config: Configuration) throws(ConfigError) -> any LookupTable {
         let (type, name) = split(spec, defaultType: defaultType)
-        return try TableRegistry.builtin.open("\(type):\(name)")
+        return try TableRegistry.configured(config).open("\(type):\(name)")
     }
 
     static func query(_ key: String, _ o: Options, _ config: Configuration, _ defaultType: String) -> Int32 {
         let prog = program(o.kind)
         var tables: [any LookupTable] = []
         for spec in o.tables {
-            do { tables.append(try open(spec, defaultType)) } catch {
+            do { tables.append(try open(spec, defaultType, config)) } catch {
                 say("\(prog): fatal: \(error)")
                 return 1
             }
@@ -193,7 +193,7 @@ public enum PostmapCommand {
         let separator = o.kind == .postalias ? ": " : "\t"
         for spec in o.tables {
             do {
-                let t = try open(spec, defaultType)
+                let t = try open(spec, defaultType, config)
                 guard let cdb = t as? CDBTable else {
                     say("\(prog): fatal: table \(spec): sequence operation is not supported")
                     return 1

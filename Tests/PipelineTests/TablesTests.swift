@@ -1,4 +1,7 @@
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import Pipeline
 
 @Suite("lookup tables")
@@ -75,5 +78,24 @@ struct TablesTests {
             #expect(error.message.contains("virtual_mailbox_maps"))
             #expect(error.file == "/nonexistent/x" || error.line == 2)
         }
+    }
+}
+
+@Suite("pcre tables take the limits of main.cf")
+struct PCRELimitsFromMainCFTests {
+    @Test func matchLimitFromConfiguration() throws {
+        var template = Array("/tmp/mdad-pcre-limits.XXXXXX".utf8CString)
+        let dir = String(cString: mkdtemp(&template)!)
+        defer { _ = system("rm -rf '\(dir)'") }
+        let path = dir + "/table"
+        let fd = open(path, O_WRONLY | O_CREAT, 0o600)
+        try Posix.writeAll(fd, Array("/^(a+)+$/ catastrophic\n".utf8))
+        close(fd)
+        let tight = try Configuration(mainCF: "pcre_match_limit = 1000\npcre_depth_limit = 100\n", file: "main.cf",
+                                      system: SystemInfo(hostName: "h.example"))
+        let table = try TableRegistry.configured(tight).open("pcre:" + path)
+        #expect(throws: TableError.self) { try table.lookup(String(repeating: "a", count: 30) + "b") }
+        let loose = try TableRegistry.builtin.open("pcre:" + path)
+        #expect(try loose.lookup("aaa") == "catastrophic")
     }
 }

@@ -14,12 +14,20 @@ public struct TableRegistry: Sendable {
     }
 
     /// The types every mdad has.
-    public static var builtin: TableRegistry {
+    public static var builtin: TableRegistry { builtin(pcreLimits: PCRERegex.Limits()) }
+
+    /// The built-in types with main.cf's limits for `pcre:` tables
+    /// (`pcre_match_limit`, `pcre_depth_limit`).
+    public static func configured(_ configuration: Configuration) throws(ConfigError) -> TableRegistry {
+        builtin(pcreLimits: try PCRERegex.Limits(configuration))
+    }
+
+    static func builtin(pcreLimits: PCRERegex.Limits) -> TableRegistry {
         var r = TableRegistry()
         r.register("texthash") { arg, name throws(ConfigError) in try TextHashTable(path: arg, name: name) }
         r.register("inline") { arg, name throws(ConfigError) in try InlineTable(argument: arg, name: name) }
         r.register("static") { arg, name throws(ConfigError) in StaticTable(argument: arg, name: name) }
-        r.register("pcre") { arg, name throws(ConfigError) in try PCRETable(path: arg, name: name) }
+        r.register("pcre") { arg, name throws(ConfigError) in try PCRETable(path: arg, name: name, limits: pcreLimits) }
         r.register("cdb") { arg, name throws(ConfigError) in try CDBTable(source: arg, name: name) }
         return r
     }

@@ -45,12 +45,14 @@ public struct MailboxResolver: Sendable {
     let mailSpoolDirectory: String
     let recipientDelimiter: String
 
-    public init(_ config: Configuration, tables: TableRegistry = .builtin) throws(ConfigError) {
+    public init(_ config: Configuration, tables: TableRegistry? = nil) throws(ConfigError) {
+        let registry: TableRegistry
+        if let given = tables { registry = given } else { registry = try TableRegistry.configured(config) }
         var names: [String] = []
         var domainTables: [any LookupTable] = []
         for item in TableRegistry.splitTableList(try config.string("virtual_mailbox_domains")) {
-            if tables.isTable(item) {
-                domainTables.append(try tables.open(item))
+            if registry.isTable(item) {
+                domainTables.append(try registry.open(item))
             } else {
                 names.append(item.lowercased())
             }
@@ -58,9 +60,9 @@ public struct MailboxResolver: Sendable {
         virtualDomains = names
         virtualDomainTables = TableList(domainTables)
         base = try config.string("virtual_mailbox_base")
-        mailboxMaps = try tables.openList(config, "virtual_mailbox_maps")
-        uidMaps = try tables.openList(config, "virtual_uid_maps")
-        gidMaps = try tables.openList(config, "virtual_gid_maps")
+        mailboxMaps = try registry.openList(config, "virtual_mailbox_maps")
+        uidMaps = try registry.openList(config, "virtual_uid_maps")
+        gidMaps = try registry.openList(config, "virtual_gid_maps")
         minimumUID = try config.integer("virtual_minimum_uid")
         homeMailbox = try config.string("home_mailbox")
         mailSpoolDirectory = try config.string("mail_spool_directory")
