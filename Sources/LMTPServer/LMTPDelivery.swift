@@ -19,6 +19,9 @@ public struct LMTPDelivery: Sendable {
     /// Passed to child deliveries (`mdad deliver -c`).
     let configDirectory: String?
     let sync: MaildirSync
+    /// `mydestination` and `recipient_delimiter`, expanded once rather than at every RCPT.
+    let localDomains: Set<String>
+    let recipientDelimiter: String
     /// Where blocking file work runs (never on an event loop, never on Swift's small
     /// cooperative pool, which would serialise concurrent fsyncs).
     let pool: NIOThreadPool?
@@ -37,6 +40,8 @@ public struct LMTPDelivery: Sendable {
         }
         self.sync = sync
         self.pool = pool
+        self.localDomains = Set(try configuration.list("mydestination").map { $0.lowercased() })
+        self.recipientDelimiter = try configuration.string("recipient_delimiter")
     }
 
     /// RCPT TO: the recipient's mailbox, or why not (550 5.1.1 unknown, 451 4.3.0 lookup failure).
@@ -47,12 +52,11 @@ public struct LMTPDelivery: Sendable {
                 return (.accept, target)
             }
             // A local user: the local part (without an extension) in passwd.
-            let delimiter = try configuration.string("recipient_delimiter")
+            let delimiter = recipientDelimiter
             var local = address
             if let at = address.lastIndex(of: "@") {
                 let domain = address[address.index(after: at)...].lowercased()
-                let destinations = try configuration.list("mydestination").map { $0.lowercased() }
-                guard destinations.contains(domain) else {
+                guard localDomains.contains(domain) else {
                     return (.refuse(DeliveryStatus(.unknownUser, "User unknown in local recipient table",
                                                    reason: "\(address): domain not in mydestination or virtual_mailbox_domains")), nil)
                 }
@@ -78,16 +82,7 @@ public struct LMTPDelivery: Sendable {
 
     /// The date as RFC 5322 section 3.3 writes it: `Wed, 25 Nov 2026 01:12:20 +0000`.
     static func rfc5322Date() -> String {
-        var now = time(nil)
-        var tmv = tm()
-        localtime_r(&now, &tmv)
-        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        let offset = tmv.tm_gmtoff / 60
-        let sign = offset < 0 ? "-" : "+"
-        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "\(days[Int(tmv.tm_wday)]), \(tmv.tm_mday) \(months[Int(tmv.tm_mon)]) \(tmv.tm_year + 1900) "
-            + "\(two(Int(tmv.tm_hour))):\(two(Int(tmv.tm_min))):\(two(Int(tmv.tm_sec))) \(sign)\(two(abs(offset) / 60))\(two(abs(offset) % 60))"
+        Posix.localTime(Int(time(nil)), format: "%a, %-d %b %Y %H:%M:%S %z")
     }
 
     /// Delivers a spooled message to the accepted recipients; one status per recipient, in order.

@@ -36,19 +36,22 @@ public final class LMTPService: Service, Sendable {
         self.configDirectory = configDirectory
         self.registry = registry
         self.group = group
-        let d = Configuration.directory(commandLine: configDirectory)
-        let threads = (try? Configuration.load(directory: d.path, explicit: d.explicit, table: registry.parameterTable)
-            .integer("lmtp_worker_threads")) ?? 32
-        self.pool = NIOThreadPool(numberOfThreads: max(1, threads))
+        // main.cf is read once: the worker pool's size and the first engine both come from it.
+        let config = try LMTPService.loadConfiguration(configDirectory, registry)
+        self.pool = NIOThreadPool(numberOfThreads: max(1, (try? config.integer("lmtp_worker_threads")) ?? 32))
         self.pool.start()
-        self.engine = NIOLockedValueBox(try LMTPService.loadEngine(configDirectory, registry, groupSync, pool))
+        self.engine = NIOLockedValueBox(try LMTPService.makeEngine(config, configDirectory, registry, groupSync, pool))
     }
 
-    static func loadEngine(_ dir: String?, _ registry: StageRegistry, _ groupSync: GroupSync,
-                           _ pool: NIOThreadPool) throws -> LMTPDelivery {
+    static func loadConfiguration(_ dir: String?, _ registry: StageRegistry) throws -> Configuration {
         let d = Configuration.directory(commandLine: dir)
         let config = try Configuration.load(directory: d.path, explicit: d.explicit, table: registry.parameterTable)
         try config.validate()
+        return config
+    }
+
+    static func makeEngine(_ config: Configuration, _ dir: String?, _ registry: StageRegistry, _ groupSync: GroupSync,
+                           _ pool: NIOThreadPool) throws -> LMTPDelivery {
         let log = Maillog(program: "\(try config.string("syslog_name"))/lmtp", hostName: try config.string("myhostname"),
                           destination: try LocalDeliveryAgent.logDestination(config))
         for e in config.unusedEntries {
@@ -62,7 +65,8 @@ public final class LMTPService: Service, Sendable {
     /// Re-reads main.cf and the tables; keeps the old engine when the new configuration fails.
     public func reload() {
         do {
-            let fresh = try LMTPService.loadEngine(configDirectory, registry, groupSync, pool)
+            let fresh = try LMTPService.makeEngine(LMTPService.loadConfiguration(configDirectory, registry),
+                                                   configDirectory, registry, groupSync, pool)
             engine.withLockedValue { $0 = fresh }
             fresh.log.log("reload: configuration reloaded")
             fresh.log.flush()

@@ -213,6 +213,13 @@ public enum PostmapCommand {
         return 0
     }
 
+    /// `newaliases [-C dir]` (sendmail's flag) or `mdad newaliases -c dir`.
+    public static func newaliasesFromCommandLine(_ args: [String]) -> Int32 {
+        var dir: String?
+        if let i = args.firstIndex(where: { $0 == "-c" || $0 == "-C" }), i + 1 < args.count { dir = args[i + 1] }
+        return newaliases(configDirectory: dir)
+    }
+
     /// `newaliases`: builds every table of `alias_database`.
     public static func newaliases(configDirectory: String?, registry: StageRegistry = .builtin) -> Int32 {
         let dir = Configuration.directory(commandLine: configDirectory)

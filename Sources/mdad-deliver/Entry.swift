@@ -9,8 +9,7 @@ import Plugins
 @main
 enum Entry {
     static func main() async {
-        signal(SIGXFSZ, SIG_IGN)
-        signal(SIGPIPE, SIG_IGN)
+        LocalDeliveryAgent.prepareProcess()
         exit(await LocalDeliveryAgent.runFromCommandLine(Array(CommandLine.arguments.dropFirst())).rawValue)
     }
 }

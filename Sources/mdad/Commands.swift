@@ -61,13 +61,6 @@ struct PostconfSubcommand: ParsableCommand {
     }
 }
 
-/// `mdad deliver`: parsed by hand (start-up is part of every delivery), exit code chosen here.
-enum DeliverCommand {
-    static func runFromCommandLine(_ args: [String]) async -> SysExit {
-        await LocalDeliveryAgent.runFromCommandLine(args)
-    }
-}
-
 /// `mdad serve`: the LMTP daemon.
 struct ServeSubcommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

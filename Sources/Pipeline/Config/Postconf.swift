@@ -146,7 +146,6 @@ public enum Postconf {
     public static func replaceFile(_ path: String, with text: String) throws {
         var st = stat()
         let mode: mode_t = stat(path, &st) == 0 ? st.st_mode & 0o7777 : 0o644
-        let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         let tmp = path + ".tmp.\(getpid())"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         if fd < 0 { throw SystemError("open", path: tmp) }
@@ -158,11 +157,6 @@ public enum Postconf {
             unlink(tmp)
             throw error
         }
-        if rename(tmp, path) != 0 {
-            let e = SystemError("rename", path: path)
-            unlink(tmp)
-            throw e
-        }
-        try Posix.fsyncDirectory(dir.isEmpty ? "/" : dir)
+        try Posix.publish(tmp, as: path)
     }
 }

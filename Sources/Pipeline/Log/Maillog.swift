@@ -97,12 +97,7 @@ public final class Maillog: @unchecked Sendable {
 
     /// `Mmm dd hh:mm:ss` in local time, as syslog writes it.
     static func timestamp() -> String {
-        var now = time(nil)
-        var tmv = tm()
-        localtime_r(&now, &tmv)
-        var buf = [CChar](repeating: 0, count: 32)
-        let n = strftime(&buf, buf.count, "%b %e %H:%M:%S", &tmv)
-        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        Posix.localTime(Int(time(nil)), format: "%b %e %H:%M:%S")
     }
 
     /// A swift-log handler writing through this log (warnings as `warning: …`, as Postfix does).

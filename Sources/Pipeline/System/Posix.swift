@@ -124,6 +124,29 @@ public enum Posix {
         return out
     }
 
+    /// Puts a finished temporary file in place: rename over `path`, then fsync the directory
+    /// so the new name is durable. On failure the temporary file is removed and the old file
+    /// stays. Readers see the old file or the new one, never a mix.
+    public static func publish(_ temporary: String, as path: String) throws {
+        if rename(temporary, path) != 0 {
+            let e = SystemError("rename", path: path)
+            unlink(temporary)
+            throw e
+        }
+        let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        try fsyncDirectory(dir.isEmpty ? "/" : dir)
+    }
+
+    /// `seconds` since the epoch in local time through strftime(3) (C locale: English names).
+    public static func localTime(_ seconds: Int, format: String) -> String {
+        var t = time_t(seconds)
+        var tmv = tm()
+        localtime_r(&t, &tmv)
+        var buf = [CChar](repeating: 0, count: 96)
+        let n = strftime(&buf, buf.count, format, &tmv)
+        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     public static func hostName() -> String {
         var buf = [CChar](repeating: 0, count: 256)
         guard gethostname(&buf, buf.count - 1) == 0 else { return "localhost" }

@@ -91,6 +91,24 @@ public enum AliasesFile {
         return tokens
     }
 
+    /// The items of a stored alias value, as local(8) reads them: split at commas outside
+    /// quotes and comments, each item with its quotes removed and comments dropped
+    /// (`a, "|/bin/x, y", b (c)` → `a`, `|/bin/x, y`, `b`).
+    public static func valueItems(_ value: String) -> [String] {
+        var items: [String] = []
+        var group: [Token] = []
+        for t in tokenize(Array(value.utf8)) + [Token(kind: .special(UInt8(ascii: ",")), text: [])] {
+            if t.kind == .special(UInt8(ascii: ",")) {
+                let item = internalize(group[...])
+                if !item.isEmpty { items.append(item) }
+                group = []
+            } else {
+                group.append(t)
+            }
+        }
+        return items
+    }
+
     /// The name: words joined by one space, quotes removed.
     static func internalize(_ tokens: ArraySlice<Token>) -> String {
         var out: [UInt8] = []

@@ -47,22 +47,7 @@ extension TableRegistry {
     /// Splits inline table items on commas and whitespace outside braces; `key = value` with
     /// spaces around `=` is joined back.
     static func splitInlineItems(_ body: String) -> [String] {
-        var items: [String] = []
-        var current = ""
-        var depth = 0
-        for c in body {
-            if c == "{" { depth += 1 }
-            if c == "}" { depth = max(0, depth - 1) }
-            if depth == 0 && c == "," {
-                let t = current.trimmingWhitespace()
-                if !t.isEmpty { items.append(t) }
-                current = ""
-            } else {
-                current.append(c)
-            }
-        }
-        let t = current.trimmingWhitespace()
-        if !t.isEmpty { items.append(t) }
+        let items = splitOutsideBraces(body) { $0 == "," }
         // "a=b c=d" without commas: split on whitespace between complete key=value items.
         return items.flatMap { item -> [String] in
             if item.hasPrefix("{") { return [item] }

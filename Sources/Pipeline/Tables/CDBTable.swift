@@ -209,13 +209,7 @@ public final class CDBWriter {
             unlink(temporary)
             throw error
         }
-        if rename(temporary, path) != 0 {
-            let e = SystemError("rename", path: path)
-            unlink(temporary)
-            throw e
-        }
-        let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-        try Posix.fsyncDirectory(dir.isEmpty ? "/" : dir)
+        try Posix.publish(temporary, as: path)
     }
 
     /// Abandons the build, leaving the old table in place.

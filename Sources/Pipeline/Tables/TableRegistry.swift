@@ -69,20 +69,28 @@ public struct TableRegistry: Sendable {
 
     /// Splits a list on commas and whitespace, keeping `{ … }` groups whole.
     public static func splitTableList(_ value: String) -> [String] {
+        splitOutsideBraces(value) { $0 == "," || $0 == " " || $0 == "\t" || $0 == "\n" }
+    }
+
+    /// Splits where `isSeparator` holds outside `{ … }` groups; items are trimmed, empty
+    /// ones dropped. Postfix's rule for table lists and inline tables alike.
+    static func splitOutsideBraces(_ value: String, isSeparator: (Character) -> Bool) -> [String] {
         var items: [String] = []
         var current = ""
         var depth = 0
         for c in value {
             if c == "{" { depth += 1 }
             if c == "}" { depth = max(0, depth - 1) }
-            if depth == 0 && (c == "," || c == " " || c == "\t" || c == "\n") {
-                if !current.isEmpty { items.append(current) }
+            if depth == 0 && isSeparator(c) {
+                let t = current.trimmingWhitespace()
+                if !t.isEmpty { items.append(t) }
                 current = ""
             } else {
                 current.append(c)
             }
         }
-        if !current.isEmpty { items.append(current) }
+        let t = current.trimmingWhitespace()
+        if !t.isEmpty { items.append(t) }
         return items
     }
 }

@@ -154,31 +154,6 @@ public struct AliasExpander: Sendable {
         }
     }
 
-    /// Splits an alias value into items: commas outside quotes separate; quotes are removed
-    /// (`"|/usr/bin/filter -x"` is one command); whitespace around items is dropped.
-    public static func items(_ value: String) -> [String] {
-        var items: [String] = []
-        var current = ""
-        var inQuotes = false
-        var escaped = false
-        var depth = 0
-        for c in value {
-            if escaped { current.append(c); escaped = false; continue }
-            switch c {
-            case "\\" where inQuotes: escaped = true
-            case "\"": inQuotes.toggle()
-            case "(" where !inQuotes: depth += 1
-            case ")" where !inQuotes: depth = max(0, depth - 1)
-            case "," where !inQuotes && depth == 0:
-                let t = current.trimmingWhitespace()
-                if !t.isEmpty { items.append(t) }
-                current = ""
-            default:
-                if depth == 0 || inQuotes { current.append(c) }
-            }
-        }
-        let t = current.trimmingWhitespace()
-        if !t.isEmpty { items.append(t) }
-        return items
-    }
+    /// Splits an alias value into items (``AliasesFile/valueItems(_:)``).
+    public static func items(_ value: String) -> [String] { AliasesFile.valueItems(value) }
 }

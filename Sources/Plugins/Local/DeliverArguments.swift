@@ -89,6 +89,13 @@ import Glibc
 #endif
 
 extension LocalDeliveryAgent {
+    /// What a delivering process needs before anything else: a file-size limit must surface as
+    /// EFBIG (a deferral), not kill the process; a closed pipe must surface as EPIPE.
+    public static func prepareProcess() {
+        signal(SIGXFSZ, SIG_IGN)
+        signal(SIGPIPE, SIG_IGN)
+    }
+
     /// `mdad deliver ARGS` and `mdad-deliver ARGS`: parse, deliver, report; a usage error is the
     /// administrator's mistake, so it defers (75) rather than bounce.
     public static func runFromCommandLine(_ args: [String]) async -> SysExit {

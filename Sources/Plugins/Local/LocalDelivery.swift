@@ -216,10 +216,6 @@ public struct LocalDeliveryAgent: Sendable {
 
     /// Carries out one recipient's actions; the first failure decides (temporary, so the MTA
     /// retries the whole delivery). Shared by `mdad deliver` and the LMTP server.
-    public static func store(_ r: Recipient, message: Message, maildir: Maildir, logger: Logger) -> RecipientState {
-        store(r, message: message, mailbox: .maildir(maildir), logger: logger)
-    }
-
     public static func store(_ r: Recipient, message: Message, mailbox: Mailbox, logger: Logger) -> RecipientState {
         do {
             switch mailbox {

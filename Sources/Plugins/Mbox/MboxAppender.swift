@@ -98,12 +98,7 @@ public struct MboxAppender: Sendable {
 
     /// `Wed Nov 25 01:12:20 2026`, as asctime writes it (the mbox separator's date).
     static func ctime(_ seconds: Int) -> String {
-        var t = time_t(seconds)
-        var tmv = tm()
-        localtime_r(&t, &tmv)
-        var buf = [CChar](repeating: 0, count: 64)
-        let n = strftime(&buf, buf.count, "%a %b %e %H:%M:%S %Y", &tmv)
-        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        Posix.localTime(seconds, format: "%a %b %e %H:%M:%S %Y")
     }
 }
 
