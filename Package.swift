@@ -27,7 +27,7 @@ let package = Package(
         // main.cf configuration, delivery status codes, the maillog format.
         .target(
             name: "Pipeline",
-            dependencies: ["CPCRE2", "CCDB", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CPCRE2", "CCDB", "CSystemShims", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // PCRE2 (8-bit) as a system library; only Pipeline's Regex wrapper talks to it.

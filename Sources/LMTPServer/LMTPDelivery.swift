@@ -124,21 +124,29 @@ public struct LMTPDelivery: Sendable {
         let (hostName, sync, storeLogger, configDirectory) = (self.hostName, self.sync, logger, self.configDirectory)
         // Each recipient's copy is written on the blocking pool, all at once: with group
         // commit their flushes are shared, so five recipients cost about one delivery's flushes.
+        let config = configuration
         let store: @Sendable (Int) -> RecipientState = { i in
             let target = targets[i]
+            let actions: ActionContext
+            do {
+                actions = try ActionContext(configuration: config, sender: envelope.sender, user: target.user)
+            } catch {
+                return .deferred(DeliveryStatus(.configurationError, "configuration error", reason: "configuration error: \(error)"))
+            }
             // Running as root, a mailbox root does not own is written by a child that becomes
             // its owner. Otherwise this process writes with its own identity, so mailboxes must
             // belong to the user mdad serve runs as (the usual one-vmail-user setup).
             if geteuid() == 0 && target.uid != 0 {
                 return PrivilegedStore.store(stored.recipients[i], sender: envelope.sender, message: stored.message,
-                                             target: target, configDirectory: configDirectory)
+                                             target: target, configDirectory: configDirectory, actions: actions)
             }
             if geteuid() != target.uid {
                 return .deferred(DeliveryStatus(.temporaryFailure, "mailbox owner mismatch",
                     reason: "mdad serve runs as uid \(geteuid()) but the mailbox of \(target.owner) belongs to uid \(target.uid); run mdad serve as that user, or deliver with mdad deliver"))
             }
             let mailbox = LocalDeliveryAgent.Mailbox.forTarget(target, hostName: hostName, sync: sync, sender: stored.envelope.sender)
-            return LocalDeliveryAgent.store(stored.recipients[i], message: stored.message, mailbox: mailbox, logger: storeLogger)
+            return LocalDeliveryAgent.store(stored.recipients[i], message: stored.message, mailbox: mailbox, logger: storeLogger,
+                                            actions: actions)
         }
         let pool = self.pool
         let states = await withTaskGroup(of: (Int, RecipientState).self) { tasks in

@@ -24,28 +24,47 @@ enum PrivilegedStore {
         return n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "/usr/local/bin/mdad"
     }()
 
-    static func store(_ r: Recipient, sender: String, message: Message, target: MailboxTarget,
-                      configDirectory: String?) -> RecipientState {
-        var folders: [String?] = []
+    static func store(_ r: Recipient, sender: String, message original: Message, target: MailboxTarget,
+                      configDirectory: String?, actions context: ActionContext) -> RecipientState {
+        let message = r.replacedMessage?.message ?? original
+        // Everything that touches the user's files or runs as the user goes to the child; what
+        // goes out through sendmail (redirects, replies) is done here, after the child
+        // succeeded, so a retry after a failed store does not send twice.
+        var childActions: [String] = [], outbound: [RecipientAction] = []
         for action in r.effectiveActions {
-            if case .store(let folder, _) = action { folders.append(folder) }
+            switch action {
+            case .discard: continue
+            case .redirect, .send: outbound.append(action)
+            default:
+                guard let encoded = ActionArgument.encode(action) else {
+                    return .deferred(DeliveryStatus(.temporaryFailure, "cannot hand action to delivery process",
+                                                    reason: "\(r.address): action \(action) has a tab or NUL in it"))
+                }
+                childActions.append(encoded)
+            }
         }
-        if folders.isEmpty { return .delivered(DeliveryStatus(.delivered, "discarded")) }
-        var last = DeliveryStatus(.delivered, "delivered to maildir")
-        for folder in folders {
+        var done: [String] = []
+        if !childActions.isEmpty {
             // The child's own log lines stay on its standard error (the daemon logs the
             // delivery once); only its status line is read.
             var args = [executable, "deliver", "-o", "pipeline=", "-o", "maillog_file=", "-o", "maillog_destination=stderr",
                         "-f", sender, "-r", r.address]
             if let o = r.originalAddress { args += ["-a", o] }
             if target.kind == .system { args += ["-d", target.owner] }
-            if let folder { args += ["-m", folder] }
             if let configDirectory { args += ["-c", configDirectory] }
+            for a in childActions { args += ["-A", a] }
             let status = run(args, message: message, prepend: r.headerAdditions)
             if !status.status.isSuccess { return status.status.isTemporary ? .deferred(status) : .rejected(status) }
-            last = status
+            done.append(status.text)
         }
-        return .delivered(last)
+        for action in outbound {
+            do {
+                done.append(try context.carryOut(action, for: r, message: message))
+            } catch {
+                return error.status.isTemporary ? .deferred(error) : .rejected(error)
+            }
+        }
+        return .delivered(DeliveryStatus(.delivered, done.isEmpty ? "discarded" : done.joined(separator: "; ")))
     }
 
     /// Runs the child with the message on its standard input; its exit code and the status

@@ -9,4 +9,7 @@ int mdad_syncfs(int fd);
 
 /// pipe2(2) with O_CLOEXEC: a pipe whose ends no concurrently spawned child inherits.
 int mdad_pipe_cloexec(int fds[2]);
+/// posix_spawn_file_actions_addchdir_np (glibc 2.29): the spawned child starts in `path`.
+/// `actions` is a posix_spawn_file_actions_t *.
+int mdad_spawn_addchdir(void *actions, const char *path);
 #endif

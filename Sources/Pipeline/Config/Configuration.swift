@@ -196,6 +196,19 @@ public struct Configuration: Sendable {
         return n
     }
 
+    /// A time interval in seconds (`.time` parameters: `1000s`, `5m`, `2h`, `5d`, `1w`, or a bare
+    /// number of seconds).
+    public func seconds(_ name: String) throws(ConfigError) -> Int {
+        let v = try string(name).trimmingWhitespace().lowercased()
+        let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800]
+        var digits = Substring(v), unit = 1
+        if let last = v.last, let u = units[last] { digits = v.dropLast(); unit = u }
+        guard let n = Int(digits), n >= 0, n <= Int.max / unit else {
+            throw error(name, "bad time configuration: \(name) = \(v); expected a number with an optional unit s, m, h, d or w")
+        }
+        return n * unit
+    }
+
     public func bool(_ name: String) throws(ConfigError) -> Bool {
         let v = try string(name).trimmingWhitespace().lowercased()
         switch v {
@@ -216,6 +229,7 @@ public struct Configuration: Sendable {
             case .integer: _ = try integer(name)
             case .size: _ = try size(name)
             case .boolean: _ = try bool(name)
+            case .time: _ = try seconds(name)
             }
         }
     }

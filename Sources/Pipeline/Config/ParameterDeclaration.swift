@@ -8,6 +8,9 @@ public enum ParameterKind: Sendable, Equatable {
     case size
     /// `yes` or `no`.
     case boolean
+    /// A time interval as Postfix writes it: a number with an optional unit, s (the default),
+    /// m, h, d or w (`command_time_limit = 1000s`, `maximal_queue_lifetime = 5d`).
+    case time
 }
 
 /// Facts about the machine that some defaults depend on (as Postfix computes `myhostname`).
@@ -116,6 +119,10 @@ public enum CoreParameters {
               "The syslog facility for log lines (mail, daemon, local0 … local7)."),
         .init("syslog_name", .string, default: "mdad",
               "The program name at the start of each log line (mdad/deliver)."),
+        .init("sendmail_path", .string, default: "/usr/sbin/sendmail",
+              "The program (with arguments) outbound mail is handed to: forwards, redirects, vacation replies. Postfix's sendmail behind Postfix."),
+        .init("command_time_limit", .time, default: "1000s",
+              "How long a command delivery (|command in aliases, .forward, procmail) may run before it is killed and the delivery deferred."),
         .init("recipient_delimiter", .string, default: "",
               "The characters that separate a user name from an address extension (user+ext)."),
         .init("spool_directory", .string, default: "",

@@ -107,6 +107,31 @@ public enum SysExit: Int32, Sendable {
     case noPermission = 77
     case config = 78
 
+    /// What a command's exit code means, as Postfix's sys_exits table reads it (for pipe
+    /// deliveries and sendmail): 75 and 71 are temporary, 0 is success, other sysexits codes
+    /// have their own status, and anything else is a permanent 5.3.0.
+    public static func meaning(ofExitCode code: Int32) -> (status: EnhancedStatus, text: String) {
+        switch SysExit(rawValue: code) {
+        case .ok: return (.delivered, "delivered")
+        case .usage: return (.init(5, 3, 0), "command line usage error")
+        case .dataError: return (.init(5, 6, 0), "data format error")
+        case .noInput: return (.init(5, 3, 0), "cannot open input")
+        case .noUser: return (.init(5, 1, 1), "user unknown")
+        case .noHost: return (.init(5, 1, 2), "host name unknown")
+        case .unavailable: return (.init(5, 3, 0), "service unavailable")
+        case .software: return (.init(5, 3, 0), "internal software error")
+        case .osError: return (.init(4, 3, 0), "system resource problem")
+        case .osFile: return (.init(5, 3, 0), "critical OS file missing")
+        case .cantCreate: return (.init(5, 2, 0), "can't create user output file")
+        case .ioError: return (.init(5, 3, 0), "input/output error")
+        case .tempFail: return (.init(4, 3, 0), "temporary failure")
+        case .protocol: return (.init(5, 5, 0), "remote error in protocol")
+        case .noPermission: return (.init(5, 7, 0), "permission denied")
+        case .config: return (.init(5, 3, 5), "local configuration error")
+        case nil: return (.init(5, 3, 0), "unknown mail system error \(code)")
+        }
+    }
+
     /// The exit code that makes Postfix do what `status` asks: deliver, defer or bounce.
     public static func forStatus(_ status: EnhancedStatus) -> SysExit {
         switch (status.statusClass, status.subject, status.detail) {

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// What a stage asks to be done with a message for one recipient. Stages ask; the delivery
 /// backends carry the actions out at the end of the chain.
 public enum RecipientAction: Sendable, Equatable {
@@ -5,6 +11,43 @@ public enum RecipientAction: Sendable, Equatable {
     case store(folder: String?, flags: [String])
     /// Drop the message for this recipient, successfully (Sieve `discard`, procmail `/dev/null`).
     case discard
+    /// Send the message on to another address through the outbound action (Sieve `redirect`,
+    /// procmail `!`, a remote address in aliases or .forward). `sender` replaces the envelope
+    /// sender when set (an alias list's `owner-` address); nil keeps the message's.
+    case redirect(to: String, sender: String?)
+    /// Send a new message through the outbound action (a Sieve vacation reply or notification).
+    case send(OutboundMessage)
+    /// Pipe the message into a shell command, run as the recipient (procmail `|`, aliases and
+    /// .forward `|command`). Its exit status decides: 0 delivered, 75 deferred, others bounce.
+    case pipe(command: String)
+    /// Append the message to a mailbox named by its path rather than a folder of the
+    /// recipient's mailbox (procmail folders, aliases and .forward `/file/name`).
+    case file(path: String, format: FileFormat)
+}
+
+/// How a mailbox named by a path is written.
+public enum FileFormat: Sendable, Equatable {
+    /// One file, messages appended with a `From ` line (locked as Postfix locks mailboxes).
+    case mbox
+    /// A Maildir directory (`path/` in procmail and aliases).
+    case maildir
+    /// An MH folder (`path/.` in procmail): numbered files.
+    case mh
+}
+
+/// A message mdad itself sends: a vacation reply, a notification, a bounce.
+public struct OutboundMessage: Sendable, Equatable {
+    /// The envelope sender; empty for the null sender `<>` (vacation replies use it).
+    public var sender: String
+    public var recipients: [String]
+    /// The whole message, header and body, with CRLF or LF line ends.
+    public var data: [UInt8]
+
+    public init(sender: String, recipients: [String], data: [UInt8]) {
+        self.sender = sender
+        self.recipients = recipients
+        self.data = data
+    }
 }
 
 /// Where a recipient stands. Every recipient has its own fate: one recipient's failure never
@@ -45,6 +88,9 @@ public struct Recipient: Sendable, Equatable {
     /// Header fields added at the top of the message for this recipient only
     /// (Delivered-To, later per-user spam headers), over one shared spooled body.
     public var headerAdditions: [HeaderField] = []
+    /// The message as a stage changed it for this recipient only (Sieve editheader, a procmail
+    /// filter recipe); nil means the transaction's message. Stored copies use it.
+    public var replacedMessage: ReplacedMessage?
 
     public init(address: String, originalAddress: String? = nil, user: String? = nil) {
         self.address = address
@@ -69,11 +115,42 @@ public struct Recipient: Sendable, Equatable {
         actions.append(.store(folder: folder, flags: flags))
     }
 
+    /// The message this recipient's copies are made from.
+    public func message(in transaction: Transaction) -> Message {
+        replacedMessage?.message ?? transaction.message
+    }
+
     /// Asks that the message be dropped for this recipient.
     public mutating func discard() { actions = [.discard] }
 
     /// The actions to carry out: the explicit ones, or the implicit keep.
     public var effectiveActions: [RecipientAction] {
         actions.isEmpty ? [.store(folder: defaultFolder, flags: [])] : actions
+    }
+}
+
+/// A recipient's own version of the message. Two are equal when they are the same replacement
+/// (messages are compared by identity: comparing spooled bodies byte by byte is never wanted).
+public struct ReplacedMessage: Sendable, Equatable {
+    public let message: Message
+    private let id: UInt64
+
+    public init(_ message: Message) {
+        self.message = message
+        id = ReplacedMessage.counter.next()
+    }
+
+    public static func == (a: ReplacedMessage, b: ReplacedMessage) -> Bool { a.id == b.id }
+
+    private static let counter = Counter()
+    private final class Counter: @unchecked Sendable {
+        private var value: UInt64 = 0
+        private var lock = pthread_mutex_t()
+        init() { pthread_mutex_init(&lock, nil) }
+        func next() -> UInt64 {
+            pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }
+            value += 1
+            return value
+        }
     }
 }

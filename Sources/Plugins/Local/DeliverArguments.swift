@@ -56,7 +56,7 @@ public enum DeliverArguments {
                 guard arg.count == 2 else { throw UsageError(description: "-e takes no value") }
                 continue
             }
-            guard "cdarfmo".contains(letter) else {
+            guard "cdarfmoA".contains(letter) else {
                 throw UsageError(description: "unknown option \(arg)")
             }
             let value: String
@@ -74,6 +74,7 @@ public enum DeliverArguments {
             case "r": options.finalRecipient = value
             case "f": options.sender = value
             case "m": options.mailbox = value
+            case "A": options.actions.append(try ActionArgument.decode(value))
             default: options.overrides.append(value)
             }
         }
@@ -113,5 +114,38 @@ extension LocalDeliveryAgent {
         case .deliver(let options):
             return await LocalDeliveryAgent().runAndReport(options)
         }
+    }
+}
+
+/// `-A`: one recipient action on the command line, for the LMTP server's privileged child
+/// (internal; fields separated by tabs, which no field may contain).
+public enum ActionArgument {
+    public static func encode(_ action: RecipientAction) -> String? {
+        let fields: [String]
+        switch action {
+        case .store(let folder, let flags): fields = ["store", folder ?? "", flags.joined(separator: " ")]
+        case .discard: fields = ["discard"]
+        case .pipe(let command): fields = ["pipe", command]
+        case .file(let path, let format):
+            fields = ["file", format == .mbox ? "mbox" : format == .maildir ? "maildir" : "mh", path]
+        case .redirect, .send: return nil
+        }
+        guard !fields.contains(where: { $0.contains("\t") || $0.contains("\0") }) else { return nil }
+        return fields.joined(separator: "\t")
+    }
+
+    public static func decode(_ text: String) throws(DeliverArguments.UsageError) -> RecipientAction {
+        let f = text.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+        switch (f.first, f.count) {
+        case ("store", 3):
+            return .store(folder: f[1].isEmpty ? nil : f[1], flags: f[2].split(separator: " ").map(String.init))
+        case ("discard", 1): return .discard
+        case ("pipe", 2): return .pipe(command: f[1])
+        case ("file", 3):
+            let formats: [String: FileFormat] = ["mbox": .mbox, "maildir": .maildir, "mh": .mh]
+            if let format = formats[f[1]] { return .file(path: f[2], format: format) }
+        default: break
+        }
+        throw DeliverArguments.UsageError(description: "bad -A action \"\(text)\"")
     }
 }

@@ -24,6 +24,9 @@ public struct DeliverOptions: Sendable, Equatable {
     public var mailbox: String?
     /// `-o name=value`: parameter overrides, as Postfix's `-o`.
     public var overrides: [String] = []
+    /// The recipient's actions, decided already (`-A`, internal: the LMTP server's privileged
+    /// child gets the actions the daemon's chain chose). Empty means the chain decides.
+    public var actions: [RecipientAction] = []
     /// Where the message comes from.
     public var input: Int32 = 0
 
@@ -157,6 +160,7 @@ public struct LocalDeliveryAgent: Sendable {
         let originalAddress = options.originalRecipient.map(Envelope.normalize) ?? finalAddress
         var recipient = Recipient(address: finalAddress, originalAddress: originalAddress, user: target.owner)
         recipient.defaultFolder = options.mailbox.flatMap { $0.isEmpty || $0.uppercased() == "INBOX" ? nil : $0 }
+        recipient.actions = options.actions
 
         var tx = Transaction(envelope: Envelope(sender: sender), recipients: [recipient],
                              message: message, arrival: start)
@@ -184,8 +188,15 @@ public struct LocalDeliveryAgent: Sendable {
                                  reason: "configuration error: \(config.error("maildir_sync", "bad maildir_sync \"\(syncName)\"; expected always, group or none"))")
         }
         let mailbox = Mailbox.forTarget(target, hostName: myhostname, sync: sync, sender: sender)
+        let actionContext: ActionContext
+        do {
+            actionContext = try ActionContext(configuration: config, sender: sender, user: target.user)
+        } catch {
+            throw DeliveryStatus(.configurationError, "configuration error", reason: "configuration error: \(error)")
+        }
         for i in tx.pendingIndices {
-            tx.recipients[i].state = Self.store(tx.recipients[i], message: tx.message, mailbox: mailbox, logger: logger)
+            tx.recipients[i].state = Self.store(tx.recipients[i], message: tx.message, mailbox: mailbox, logger: logger,
+                                                actions: actionContext)
         }
         let done = Timestamp.now()
 
@@ -216,7 +227,9 @@ public struct LocalDeliveryAgent: Sendable {
 
     /// Carries out one recipient's actions; the first failure decides (temporary, so the MTA
     /// retries the whole delivery). Shared by `mdad deliver` and the LMTP server.
-    public static func store(_ r: Recipient, message: Message, mailbox: Mailbox, logger: Logger) -> RecipientState {
+    public static func store(_ r: Recipient, message original: Message, mailbox: Mailbox, logger: Logger,
+                             actions context: ActionContext? = nil) -> RecipientState {
+        let message = r.replacedMessage?.message ?? original
         do {
             switch mailbox {
             case .maildir(let m): try MailboxSafety.check(m.path)
@@ -226,10 +239,21 @@ public struct LocalDeliveryAgent: Sendable {
             return .deferred(error)
         }
         var folders: [String] = []
+        var others: [String] = []
         for action in r.effectiveActions {
             switch action {
             case .discard:
                 continue
+            case .redirect, .send, .pipe, .file:
+                guard let context else {
+                    return .deferred(DeliveryStatus(.configurationError, "configuration error",
+                                                    reason: "\(r.address): no outbound or command set-up for \(action)"))
+                }
+                do {
+                    others.append(try context.carryOut(action, for: r, message: message))
+                } catch {
+                    return error.status.isTemporary ? .deferred(error) : .rejected(error)
+                }
             case .store(let folder, let flags):
                 switch mailbox {
                 case .maildir(let maildir):
@@ -260,14 +284,19 @@ public struct LocalDeliveryAgent: Sendable {
                 }
             }
         }
-        if folders.isEmpty {
+        if folders.isEmpty && others.isEmpty {
             return .delivered(DeliveryStatus(.delivered, "discarded"))
         }
-        if case .mbox = mailbox {
-            return .delivered(DeliveryStatus(.delivered, "delivered to mailbox"))
+        var done = others
+        if !folders.isEmpty {
+            if case .mbox = mailbox {
+                done.insert("delivered to mailbox", at: 0)
+            } else {
+                let whereTo = folders == ["INBOX"] ? "" : " folder " + folders.joined(separator: ",")
+                done.insert("delivered to maildir\(whereTo)", at: 0)
+            }
         }
-        let whereTo = folders == ["INBOX"] ? "" : " folder " + folders.joined(separator: ",")
-        return .delivered(DeliveryStatus(.delivered, "delivered to maildir\(whereTo)"))
+        return .delivered(DeliveryStatus(.delivered, done.joined(separator: "; ")))
     }
 
     /// `maillog_file` when set; else `maillog_destination` (stderr or syslog with `syslog_facility`).

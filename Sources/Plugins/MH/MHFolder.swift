@@ -1,0 +1,68 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Pipeline
+
+/// An MH folder (procmail's `folder/.`): each message is a file named by the next free number.
+///
+/// The file is created with O_EXCL, so two deliveries racing for a number never share it (the
+/// loser takes the next); it is fsynced, and the folder after it, before delivery counts as done.
+/// A failed write removes the partial file.
+public struct MHFolder: Sendable {
+    public let path: String
+    /// How many numbers to try past the highest before giving up.
+    public var attempts = 1000
+
+    public init(path: String) { self.path = path }
+
+    /// Stores the message; returns the file's path.
+    @discardableResult
+    public func deliver(_ message: Message, prepending prepend: [HeaderField] = []) throws(DeliveryStatus) -> String {
+        if !Posix.isDirectory(path) {
+            do { try Posix.makeDirectory(path, mode: 0o700) } catch let e as SystemError {
+                throw DeliveryStatus.mailbox(e, doing: "create MH folder \(path)")
+            } catch {
+                throw DeliveryStatus.unexpected(error, while: "creating MH folder \(path)")
+            }
+        }
+        var number = highestNumber() + 1
+        for _ in 0..<attempts {
+            let file = "\(path)/\(number)"
+            let fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+            if fd < 0 {
+                if currentErrno() == EEXIST { number += 1; continue }
+                throw DeliveryStatus.mailbox(SystemError("open", path: file), doing: "create \(file)")
+            }
+            do {
+                var sink = FileSink(fd: fd, path: file)
+                try message.write(prepending: prepend, to: &sink)
+                try sink.flush()
+                try Posix.fsync(fd, path: file)
+                close(fd)
+                try Posix.fsyncDirectory(path)
+                return file
+            } catch {
+                close(fd)
+                unlink(file)
+                if let e = error as? SystemError { throw DeliveryStatus.mailbox(e, doing: "write \(file)") }
+                throw DeliveryStatus.unexpected(error, while: "writing \(file)")
+            }
+        }
+        throw DeliveryStatus(.temporaryFailure, "cannot find a free message number",
+                             reason: "MH folder \(path): no free message number after \(attempts) tries")
+    }
+
+    /// The highest message number in the folder (0 when empty).
+    func highestNumber() -> Int {
+        guard let dir = opendir(path) else { return 0 }
+        defer { closedir(dir) }
+        var highest = 0
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if let n = Int(name), n > highest, name.allSatisfy(\.isNumber) { highest = n }
+        }
+        return highest
+    }
+}
