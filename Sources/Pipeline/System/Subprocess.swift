@@ -125,6 +125,13 @@ public enum Subprocess {
         var thread = pthread_t()
         let created = pthread_create(&thread, nil, { arg in
             let f = Unmanaged<Feeder>.fromOpaque(arg!).takeRetainedValue()
+            // A child that exits without reading its input must give this thread EPIPE, not
+            // kill the whole process with SIGPIPE: the signal is blocked on this thread only (a
+            // write's SIGPIPE goes to the thread that wrote), and dies with it.
+            var block = sigset_t()
+            sigemptyset(&block)
+            sigaddset(&block, SIGPIPE)
+            pthread_sigmask(SIG_BLOCK, &block, nil)
             var sink = FileSink(fd: f.fd, path: "child's standard input")
             // A child that stops reading early (EPIPE) is not an error here: its exit status says.
             do { try f.input(&sink); try sink.flush() } catch {}
