@@ -32,7 +32,7 @@ final class ConnectionWorker: Sendable {
         Task {
             // Mailboxes found at RCPT time, by address; the envelope at the end names the accepted
             // recipients, so a reset transaction's leftovers can never be misattributed.
-            var checked: [String: MailboxTarget] = [:]
+            var checked: [String: LMTPDelivery.Route] = [:]
             var writer: SpoolWriter?
             var engine = delivery()
             var start = Timestamp.now()
@@ -67,17 +67,17 @@ final class ConnectionWorker: Sendable {
                     checked = [:]
                 case .end(let envelope, let received):
                     var statuses: [DeliveryStatus]
-                    var targets: [MailboxTarget] = []
+                    var routes: [LMTPDelivery.Route] = []
                     for r in envelope.recipients {
-                        if let t = checked[r.address] ?? engine.check(r.address).1 { targets.append(t) }
+                        if let t = checked[r.address] ?? engine.check(r.address).1 { routes.append(t) }
                     }
                     if let failure {
                         statuses = envelope.recipients.map { _ in failure }
-                    } else if targets.count != envelope.recipients.count {
+                    } else if routes.count != envelope.recipients.count {
                         statuses = envelope.recipients.map { _ in DeliveryStatus(.temporaryFailure, "recipient lookup changed") }
                     } else if let w = writer.take() {
                         let spool = w.finish()
-                        statuses = await engine.deliver(envelope, spool: spool, targets: targets, received: received, start: start)
+                        statuses = await engine.deliver(envelope, spool: spool, routes: routes, received: received, start: start)
                     } else {
                         statuses = envelope.recipients.map { _ in DeliveryStatus(.temporaryFailure, "no message") }
                     }

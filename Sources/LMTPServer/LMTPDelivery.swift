@@ -25,6 +25,16 @@ public struct LMTPDelivery: Sendable {
     /// Where blocking file work runs (never on an event loop, never on Swift's small
     /// cooperative pool, which would serialise concurrent fsyncs).
     let pool: NIOThreadPool?
+    /// The `aliases` stage when the pipeline has one: RCPT accepts alias names, and delivery
+    /// finds the mailboxes of the recipients it expands into.
+    let aliases: AliasesStage?
+
+    /// How an accepted recipient is reached: its mailbox, known at RCPT time, or an alias the
+    /// chain expands.
+    public enum Route: Sendable, Equatable {
+        case mailbox(MailboxTarget)
+        case alias
+    }
 
     public init(configuration: Configuration, registry: StageRegistry = .builtin, log: Maillog,
                 group: GroupSync? = nil, pool: NIOThreadPool? = nil, configDirectory: String? = nil) throws {
@@ -42,10 +52,24 @@ public struct LMTPDelivery: Sendable {
         self.pool = pool
         self.localDomains = Set(try configuration.list("mydestination").map { $0.lowercased() })
         self.recipientDelimiter = try configuration.string("recipient_delimiter")
+        self.aliases = chain.steps.lazy.compactMap { $0.stage as? AliasesStage }.first
     }
 
-    /// RCPT TO: the recipient's mailbox, or why not (550 5.1.1 unknown, 451 4.3.0 lookup failure).
-    public func check(_ address: String) -> (LMTPSession.RecipientCheck, MailboxTarget?) {
+    /// RCPT TO: an alias the chain expands, else the recipient's mailbox, or why not.
+    public func check(_ address: String) -> (LMTPSession.RecipientCheck, Route?) {
+        if let aliases {
+            do {
+                if try aliases.isAlias(address) { return (.accept, .alias) }
+            } catch {
+                return (.refuse(error.status.isSuccess ? DeliveryStatus(.temporaryFailure, error.text) : error), nil)
+            }
+        }
+        let (verdict, target) = checkMailbox(address)
+        return (verdict, target.map(Route.mailbox))
+    }
+
+    /// The recipient's mailbox, or why not (550 5.1.1 unknown, 451 4.3.0 lookup failure).
+    public func checkMailbox(_ address: String) -> (LMTPSession.RecipientCheck, MailboxTarget?) {
         do {
             if try resolver.isVirtual(address) {
                 let target = try resolver.virtualMailbox(address)
@@ -86,7 +110,7 @@ public struct LMTPDelivery: Sendable {
     }
 
     /// Delivers a spooled message to the accepted recipients; one status per recipient, in order.
-    public func deliver(_ envelope: LMTPSession.Envelope, spool: Spool, targets: [MailboxTarget],
+    public func deliver(_ envelope: LMTPSession.Envelope, spool: Spool, routes: [Route],
                        received: Timestamp, start: Timestamp) async -> [DeliveryStatus] {
         let message: Message
         do {
@@ -98,8 +122,10 @@ public struct LMTPDelivery: Sendable {
         let queueID = QueueID.make()
         let date = LMTPDelivery.rfc5322Date()
         for (i, r) in envelope.recipients.enumerated() {
-            var recipient = Recipient(address: r.address, originalAddress: r.originalRecipient ?? r.address,
-                                      user: i < targets.count ? targets[i].owner : nil)
+            var owner: String?
+            if i < routes.count, case .mailbox(let t) = routes[i] { owner = t.owner }
+            var recipient = Recipient(address: r.address, originalAddress: r.originalRecipient ?? r.address, user: owner)
+            recipient.envelopeIndex = i
             let plan = TraceHeaders.plan(for: message, sender: envelope.sender, recipient: r.address)
             if let loop = plan.loop {
                 recipient.reject(loop)
@@ -120,13 +146,32 @@ public struct LMTPDelivery: Sendable {
                                     recipients: recipients.count))
         await chain.run(&tx, context: StageContext(logger: logger, configuration: configuration))
         let chained = Timestamp.now()
-        let stored = tx
         let (hostName, sync, storeLogger, configDirectory) = (self.hostName, self.sync, logger, self.configDirectory)
         // Each recipient's copy is written on the blocking pool, all at once: with group
         // commit their flushes are shared, so five recipients cost about one delivery's flushes.
         let config = configuration
+        // The chain may have expanded recipients: find each final one's mailbox.
+        var targets: [Int: MailboxTarget] = [:]
+        for i in tx.pendingIndices {
+            switch finalTarget(tx.recipients[i], envelope: envelope, routes: routes) {
+            case .success(let t): if let t { targets[i] = t }
+            case .failure(let status): tx.recipients[i].reject(status)
+            }
+        }
+        let stored = tx
+        let found = targets
         let store: @Sendable (Int) -> RecipientState = { i in
-            let target = targets[i]
+            guard let target = found[i] else {
+                // Nothing of this recipient's touches a mailbox or runs as a user: forwards
+                // and replies go out from here.
+                do {
+                    let actions = try ActionContext(configuration: config, sender: envelope.sender, user: nil)
+                    return LocalDeliveryAgent.store(stored.recipients[i], message: stored.message, mailbox: nil,
+                                                    logger: storeLogger, actions: actions)
+                } catch {
+                    return .deferred(DeliveryStatus(.configurationError, "configuration error", reason: "configuration error: \(error)"))
+                }
+            }
             let actions: ActionContext
             do {
                 actions = try ActionContext(configuration: config, sender: envelope.sender, user: target.user)
@@ -166,14 +211,64 @@ public struct LMTPDelivery: Sendable {
         }
         for (i, state) in states { tx.recipients[i].state = state }
         let done = Timestamp.now()
-        return tx.recipients.map { r in
+        var byEnvelope: [[Recipient]] = Array(repeating: [], count: envelope.recipients.count)
+        for r in tx.recipients {
             let status = r.state.status ?? DeliveryStatus(.temporaryFailure, "no outcome")
             log.log(Maillog.recipientLine(
                 queueID: tx.queueID, to: r.address, originalTo: r.originalAddress, relay: envelope.client,
                 delay: done.seconds(since: start),
                 delays: (received.seconds(since: start), chained.seconds(since: received), 0, done.seconds(since: chained)),
                 status: status, outcome: Maillog.outcome(r.state)))
-            return status
+            if byEnvelope.indices.contains(r.envelopeIndex) { byEnvelope[r.envelopeIndex].append(r) }
+        }
+        return byEnvelope.map(LMTPDelivery.combined)
+    }
+
+    /// One reply for an envelope recipient from the final recipients it expanded into: any
+    /// deferral defers it (the MTA retries the whole expansion, as Postfix's local(8) does);
+    /// otherwise one delivery makes it delivered (members refused for good are logged as
+    /// bounced); else the first refusal.
+    static func combined(_ finals: [Recipient]) -> DeliveryStatus {
+        let states = finals.map(\.state)
+        if let d = states.first(where: { if case .deferred = $0 { return true } else { return false } }) { return d.status! }
+        let delivered = states.compactMap { s -> DeliveryStatus? in if case .delivered(let d) = s { return d } else { return nil } }
+        if let first = delivered.first {
+            return delivered.count == 1 ? first : DeliveryStatus(.delivered, "delivered to \(delivered.count) recipients")
+        }
+        return states.first?.status ?? DeliveryStatus(.temporaryFailure, "no outcome", reason: "no final recipient left")
+    }
+
+    /// The mailbox a final recipient is written to: the one found at RCPT time when the chain
+    /// left the recipient as it was; else found now, by its user or its address. nil when the
+    /// recipient's actions need no mailbox and no user (forwards, replies, discards).
+    func finalTarget(_ r: Recipient, envelope: LMTPSession.Envelope, routes: [Route]) -> Result<MailboxTarget?, DeliveryStatus> {
+        let i = r.envelopeIndex
+        if routes.indices.contains(i), case .mailbox(let t) = routes[i], envelope.recipients.indices.contains(i),
+           r.address == envelope.recipients[i].address, r.user == t.owner {
+            return .success(t)
+        }
+        let needsUser = r.effectiveActions.contains {
+            switch $0 {
+            case .store, .pipe, .file: return true
+            case .discard, .redirect, .send: return false
+            }
+        }
+        guard needsUser else { return .success(nil) }
+        if r.user == nil {
+            let (verdict, target) = checkMailbox(r.address)
+            if case .refuse(let status) = verdict { return .failure(status) }
+            return .success(target)
+        }
+        do {
+            guard let user = try LocalUser.lookup(name: r.user!) else {
+                return .failure(DeliveryStatus(.unknownUser, "User unknown in local recipient table",
+                                               reason: "\(r.address): no user \(r.user!) in passwd"))
+            }
+            return .success(try resolver.systemMailbox(user))
+        } catch let s as DeliveryStatus {
+            return .failure(s)
+        } catch {
+            return .failure(DeliveryStatus(.temporaryFailure, "Temporary lookup failure", reason: "\(error)"))
         }
     }
 }

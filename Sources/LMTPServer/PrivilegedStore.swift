@@ -55,7 +55,8 @@ enum PrivilegedStore {
             for a in childActions { args += ["-A", a] }
             let status = run(args, message: message, prepend: r.headerAdditions)
             if !status.status.isSuccess { return status.status.isTemporary ? .deferred(status) : .rejected(status) }
-            done.append(status.text)
+            done.append(describe(r.effectiveActions.filter { if case .redirect = $0 { false } else if case .send = $0 { false } else { true } },
+                                 mailbox: target.format))
         }
         for action in outbound {
             do {
@@ -65,6 +66,24 @@ enum PrivilegedStore {
             }
         }
         return .delivered(DeliveryStatus(.delivered, done.isEmpty ? "discarded" : done.joined(separator: "; ")))
+    }
+
+    /// The words for the log line for what the child did.
+    static func describe(_ actions: [RecipientAction], mailbox: MailboxFormat) -> String {
+        var folders: [String] = [], others: [String] = []
+        for action in actions {
+            switch action {
+            case .store(let folder, _): if !folders.contains(folder ?? "INBOX") { folders.append(folder ?? "INBOX") }
+            case .pipe(let command): others.append("delivered to command: \(command)")
+            case .file(let path, _): others.append("delivered to file: \(path)")
+            case .discard, .redirect, .send: break
+            }
+        }
+        if !folders.isEmpty {
+            others.insert(mailbox == .mbox ? "delivered to mailbox"
+                          : "delivered to maildir" + (folders == ["INBOX"] ? "" : " folder " + folders.joined(separator: ",")), at: 0)
+        }
+        return others.isEmpty ? "discarded" : others.joined(separator: "; ")
     }
 
     /// Runs the child with the message on its standard input; its exit code and the status

@@ -7,6 +7,8 @@ extension StageRegistry {
         var registry = StageRegistry()
         registry.register("access", doc: "Refuse listed envelope senders and recipients with 5.7.1.",
                           parameters: AccessStage.parameters) { try AccessStage(configuration: $0) }
+        registry.register("aliases", doc: "Expand virtual_alias_maps, alias_maps and .forward into final recipients, as Postfix's cleanup and local(8).",
+                          parameters: AliasesStage.parameters) { try AliasesStage(configuration: $0) }
         registry.register("rules", doc: "Run each recipient's Sieve script or procmailrc (rules_engines picks the engine).",
                           parameters: RulesStage.parameters + RulesEngineRegistry.builtin.parameters) {
             try RulesStage(configuration: $0, registry: .builtin)

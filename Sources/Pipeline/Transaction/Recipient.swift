@@ -80,6 +80,9 @@ public struct Recipient: Sendable, Equatable {
     public var originalAddress: String?
     /// The local user whose mailbox receives the message, once known.
     public var user: String?
+    /// Which envelope recipient (RCPT TO, in order) this one came from; recipients an alias
+    /// expansion made keep their origin's, so LMTP answers each RCPT once for all of them.
+    public var envelopeIndex: Int = 0
     /// What to do; empty means the implicit keep (store in the default folder).
     public var actions: [RecipientAction] = []
     /// The folder the implicit keep stores into (nil = INBOX); `mdad deliver -m` sets it.

@@ -87,8 +87,11 @@ public struct ActionContext: Sendable {
         do {
             result = try Subprocess.run(["/bin/sh", "-c", command], environment: commandEnvironment(for: r),
                                         options: .init(timeout: commandTimeout, outputLimit: 4096,
-                                                       workingDirectory: user?.home)) { sink in
-                try message.write(prepending: prepend, to: &sink)
+                                                       workingDirectory: user.flatMap { Posix.isDirectory($0.home) ? $0.home : nil })) { sink in
+                // UNIX commands read lines ending in LF, as Postfix's local(8) gives them.
+                var lf = LineFeedNormalizer(sink)
+                try message.write(prepending: prepend, to: &lf)
+                sink = lf.inner
             }
         } catch {
             throw DeliveryStatus(.temporaryFailure, "cannot run command", reason: "command \(command): \(error)")

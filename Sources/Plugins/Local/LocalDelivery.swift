@@ -227,13 +227,14 @@ public struct LocalDeliveryAgent: Sendable {
 
     /// Carries out one recipient's actions; the first failure decides (temporary, so the MTA
     /// retries the whole delivery). Shared by `mdad deliver` and the LMTP server.
-    public static func store(_ r: Recipient, message original: Message, mailbox: Mailbox, logger: Logger,
+    public static func store(_ r: Recipient, message original: Message, mailbox: Mailbox?, logger: Logger,
                              actions context: ActionContext? = nil) -> RecipientState {
         let message = r.replacedMessage?.message ?? original
         do {
             switch mailbox {
             case .maildir(let m): try MailboxSafety.check(m.path)
             case .mbox(let m, _): try MailboxSafety.check(m.path)
+            case nil: break
             }
         } catch {
             return .deferred(error)
@@ -256,6 +257,9 @@ public struct LocalDeliveryAgent: Sendable {
                 }
             case .store(let folder, let flags):
                 switch mailbox {
+                case nil:
+                    return .deferred(DeliveryStatus(.temporaryFailure, "no mailbox for \(r.address)",
+                                                    reason: "\(r.address): a store was asked for, but the recipient has no mailbox"))
                 case .maildir(let maildir):
                     var target = folder
                     if let f = folder, (try? maildir.folderPath(f)) == nil {

@@ -33,7 +33,12 @@ public struct SendmailTransport: OutboundTransport {
     }
 
     public func send(sender: String, recipients: [String], prepending: [HeaderField], message: Message) throws(DeliveryStatus) {
-        try run(sender: sender, recipients: recipients) { sink in try message.write(prepending: prepending, to: &sink) }
+        // sendmail reads lines ending in LF (with -i, a lone dot is not the end).
+        try run(sender: sender, recipients: recipients) { sink in
+            var lf = LineFeedNormalizer(sink)
+            try message.write(prepending: prepending, to: &lf)
+            sink = lf.inner
+        }
     }
 
     public func send(_ message: OutboundMessage) throws(DeliveryStatus) {

@@ -141,7 +141,9 @@ elif scenario == "raw-rcpts":
     envelope = read_replies(s, 3 + len(rcpts))
     s.sendall(b"Subject: privilege separation\r\n\r\nbody\r\n.\r\n")
     out["envelope"] = envelope
-    out["replies"] = read_replies(s, len(rcpts))
+    # LMTP answers once per accepted recipient (RFC 2033 section 4.2).
+    accepted = [r for r in envelope[2:2 + len(rcpts)] if r.startswith("2")]
+    out["replies"] = read_replies(s, len(accepted))
 elif scenario == "many":
     # Opens three connections at once and reports each greeting.
     socks = [connect_raw() for _ in range(3)]
