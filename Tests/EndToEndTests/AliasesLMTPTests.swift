@@ -65,3 +65,45 @@ struct AliasesLMTPTests {
         #expect(log.contains("orig_to=<everyone@example.org>"), "orig_to is the address the message was sent to")
     }
 }
+
+/// `.forward` through the aliases stage: `\user` keeps a copy, commands run as the user,
+/// addresses are forwarded; a .forward others could write is refused with a deferral.
+@Suite("~/.forward over LMTP", .serialized)
+struct ForwardLMTPTests {
+    @Test func forwardFileKeepsPipesAndForwardsAsTheUser() throws {
+        guard getuid() == 0 else { throw SkipReason("a test user needs root") }
+        let work = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("mdad-forward-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        chmod(work.path, 0o755)
+        defer { try? FileManager.default.removeItem(at: work) }
+        let user = try TestUser(home: work.appendingPathComponent("home").path)
+        let sendmail = work.appendingPathComponent("sendmail")
+        try "#!/bin/sh\necho \"$@\" >> \(work.path)/sendmail.args\ncat > /dev/null\n".write(to: sendmail, atomically: true, encoding: .utf8)
+        chmod(sendmail.path, 0o755)
+        let forward = user.home + "/.forward"
+        try "# keep one, pipe one, forward one\n\\\(user.name), \"|cat > \(user.home)/piped\"\nfriend@remote.example\n"
+            .write(toFile: forward, atomically: true, encoding: .utf8)
+        chown(forward, user.uid, user.gid)
+        chmod(forward, 0o644)
+        let server = try LMTPInstance(extraMainCF: """
+            pipeline = aliases
+            mydestination = example.org
+            alias_maps =
+            home_mailbox = Maildir/
+            sendmail_path = \(sendmail.path)
+            """)
+        defer { server.cleanup() }
+        var result = try server.client("raw-rcpts", stdin: "\(user.name)@example.org\n")
+        #expect((result["replies"] as? [String])?.first?.hasPrefix("250") == true, "\(result)")
+        let new = (try? FileManager.default.contentsOfDirectory(atPath: user.home + "/Maildir/new")) ?? []
+        #expect(new.count == 1, "\\user keeps a copy in the user's own mailbox")
+        var st = stat()
+        #expect(stat(user.home + "/piped", &st) == 0 && st.st_uid == user.uid, "the command ran as the user")
+        let args = (try? String(contentsOf: work.appendingPathComponent("sendmail.args"), encoding: .utf8)) ?? ""
+        #expect(args == "-i -f s@example.org -- friend@remote.example\n")
+
+        chmod(forward, 0o666)
+        result = try server.client("raw-rcpts", stdin: "\(user.name)@example.org\n")
+        #expect((result["replies"] as? [String])?.first?.hasPrefix("451") == true, "a .forward others can write defers: \(result)")
+    }
+}

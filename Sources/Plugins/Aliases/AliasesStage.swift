@@ -60,7 +60,8 @@ public struct AliasesStage: Stage {
         allowCommands = Set(try config.list("allow_mail_to_commands").map { $0.lowercased() })
         allowFiles = Set(try config.list("allow_mail_to_files").map { $0.lowercased() })
         defaultPrivs = try config.string("default_privs")
-        forwardPath = TableRegistry.splitTableList(try config.string("forward_path"))
+        // $home, $user and $extension are local(8)'s own, expanded per recipient, not main.cf's.
+        forwardPath = TableRegistry.splitTableList(config.rawValue("forward_path") ?? "")
         self.limits = limits
         mailboxes = try MailboxResolver(config)
     }
