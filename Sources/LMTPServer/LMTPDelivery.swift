@@ -28,6 +28,9 @@ public struct LMTPDelivery: Sendable {
     /// The `aliases` stage when the pipeline has one: RCPT accepts alias names, and delivery
     /// finds the mailboxes of the recipients it expands into.
     let aliases: AliasesStage?
+    /// Quotas, checked at RCPT time (a full mailbox is refused before the data is sent) and
+    /// at delivery.
+    let quota: QuotaPolicy
 
     /// How an accepted recipient is reached: its mailbox, known at RCPT time, or an alias the
     /// chain expands.
@@ -53,6 +56,7 @@ public struct LMTPDelivery: Sendable {
         self.localDomains = Set(try configuration.list("mydestination").map { $0.lowercased() })
         self.recipientDelimiter = try configuration.string("recipient_delimiter")
         self.aliases = chain.steps.lazy.compactMap { $0.stage as? AliasesStage }.first
+        self.quota = try QuotaPolicy(configuration: configuration)
     }
 
     /// RCPT TO: an alias the chain expands, else the recipient's mailbox, or why not.
@@ -65,6 +69,18 @@ public struct LMTPDelivery: Sendable {
             }
         }
         let (verdict, target) = checkMailbox(address)
+        // RCPT-time quota: a mailbox already full is refused before the message is sent.
+        if let target, target.format == .maildir {
+            do {
+                if let q = try quota.maildirQuota(root: target.path, address: address, user: target.user?.name), try q.isFull() {
+                    return (.refuse(quota.exceeded), nil)
+                }
+            } catch let s as DeliveryStatus {
+                return (.refuse(s.status.isSuccess ? DeliveryStatus(.temporaryFailure, s.text) : s), nil)
+            } catch {
+                return (.refuse(DeliveryStatus(.temporaryFailure, "cannot read quota", reason: "\(target.path)/maildirsize: \(error)")), nil)
+            }
+        }
         return (verdict, target.map(Route.mailbox))
     }
 
@@ -146,7 +162,7 @@ public struct LMTPDelivery: Sendable {
                                     recipients: recipients.count))
         await chain.run(&tx, context: StageContext(logger: logger, configuration: configuration))
         let chained = Timestamp.now()
-        let (hostName, sync, storeLogger, configDirectory) = (self.hostName, self.sync, logger, self.configDirectory)
+        let (hostName, sync, storeLogger, configDirectory, quota) = (self.hostName, self.sync, logger, self.configDirectory, self.quota)
         // Each recipient's copy is written on the blocking pool, all at once: with group
         // commit their flushes are shared, so five recipients cost about one delivery's flushes.
         let config = configuration
@@ -189,7 +205,15 @@ public struct LMTPDelivery: Sendable {
                 return .deferred(DeliveryStatus(.temporaryFailure, "mailbox owner mismatch",
                     reason: "mdad serve runs as uid \(geteuid()) but the mailbox of \(target.owner) belongs to uid \(target.uid); run mdad serve as that user, or deliver with mdad deliver"))
             }
-            let mailbox = LocalDeliveryAgent.Mailbox.forTarget(target, hostName: hostName, sync: sync, sender: stored.envelope.sender)
+            let mailbox: LocalDeliveryAgent.Mailbox
+            do {
+                mailbox = try LocalDeliveryAgent.Mailbox.forTarget(target, hostName: hostName, sync: sync, sender: stored.envelope.sender,
+                                                                   quota: quota, address: stored.recipients[i].address)
+            } catch let e as DeliveryStatus {
+                return e.status.isTemporary ? .deferred(e) : .rejected(e)
+            } catch {
+                return .deferred(.unexpected(error, while: "finding the quota"))
+            }
             return LocalDeliveryAgent.store(stored.recipients[i], message: stored.message, mailbox: mailbox, logger: storeLogger,
                                             actions: actions)
         }

@@ -219,7 +219,8 @@ public enum Subprocess {
         return nil
     }
 
-    static func monotonicSeconds() -> Double {
+    /// Seconds on the monotonic clock (for deadlines and unique names).
+    public static func monotonicSeconds() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9

@@ -187,7 +187,14 @@ public struct LocalDeliveryAgent: Sendable {
             throw DeliveryStatus(.configurationError, "configuration error",
                                  reason: "configuration error: \(config.error("maildir_sync", "bad maildir_sync \"\(syncName)\"; expected always, group or none"))")
         }
-        let mailbox = Mailbox.forTarget(target, hostName: myhostname, sync: sync, sender: sender)
+        let quota: QuotaPolicy
+        do {
+            quota = try QuotaPolicy(configuration: config)
+        } catch {
+            throw DeliveryStatus(.configurationError, "configuration error", reason: "configuration error: \(error)")
+        }
+        let mailbox = try Mailbox.forTarget(target, hostName: myhostname, sync: sync, sender: sender,
+                                            quota: quota, address: tx.recipients.first?.address ?? "")
         let actionContext: ActionContext
         do {
             actionContext = try ActionContext(configuration: config, sender: sender, user: target.user)
@@ -216,11 +223,25 @@ public struct LocalDeliveryAgent: Sendable {
         case maildir(Maildir)
         case mbox(MboxAppender, sender: String)
 
-        /// The store for a resolved target.
-        public static func forTarget(_ target: MailboxTarget, hostName: String, sync: MaildirSync, sender: String) -> Mailbox {
+        /// The store for a resolved target, with the recipient's quota when a policy is given.
+        public static func forTarget(_ target: MailboxTarget, hostName: String, sync: MaildirSync, sender: String,
+                                     quota: QuotaPolicy? = nil, address: String = "") throws(DeliveryStatus) -> Mailbox {
             switch target.format {
-            case .maildir: return .maildir(Maildir(path: target.path, hostName: hostName, sync: sync))
-            case .mbox: return .mbox(MboxAppender(path: target.path), sender: sender)
+            case .maildir:
+                var maildir = Maildir(path: target.path, hostName: hostName, sync: sync)
+                if let quota {
+                    maildir.quota = try quota.maildirQuota(root: maildir.path, address: address, user: target.user?.name)
+                    maildir.messageSizeLimit = quota.sizeLimit
+                    maildir.quotaExceeded = quota.exceeded
+                }
+                return .maildir(maildir)
+            case .mbox:
+                var mbox = MboxAppender(path: target.path)
+                if let quota {
+                    mbox.sizeLimit = quota.sizeLimit
+                    mbox.sizeExceeded = quota.exceeded
+                }
+                return .mbox(mbox, sender: sender)
             }
         }
     }

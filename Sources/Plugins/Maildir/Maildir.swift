@@ -36,6 +36,12 @@ public struct Maildir: Sendable {
     public let hostName: String
     /// How writes are made durable (`maildir_sync`).
     public let sync: MaildirSync
+    /// The Maildir++ quota to keep, if any (checked before a write, recorded after it).
+    public var quota: MaildirQuota?
+    /// The largest single message (Postfix's `mailbox_size_limit`), 0 for none.
+    public var messageSizeLimit = 0
+    /// What a delivery over either limit gets.
+    public var quotaExceeded = DeliveryStatus(.mailboxFull, "Mailbox full: quota exceeded")
 
     public init(path: String, hostName: String, sync: MaildirSync = .always) {
         var p = path
@@ -107,6 +113,19 @@ public struct Maildir: Sendable {
         }
         let info = MaildirName.info(flags: flags, keywordLetters: assignment.letters)
 
+        // Quota first, with the size the message will have (before CRLF → LF, so a little over).
+        let estimate = message.receivedSize + prepend.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 3 }
+        if messageSizeLimit > 0 && estimate > messageSizeLimit { throw quotaExceeded }
+        if let quota {
+            do {
+                if try !quota.check(adding: estimate) { throw quotaExceeded }
+            } catch let s as DeliveryStatus {
+                throw s
+            } catch let e as SystemError {
+                throw DeliveryStatus.mailbox(e, doing: "read \(quota.root)/maildirsize")
+            }
+        }
+
         let time = Timestamp.now()
         var attempt = 0
         var fd: Int32 = -1
@@ -164,6 +183,8 @@ public struct Maildir: Sendable {
                 try group.sync(dfd, path: dir + subdir)
             case .none: break
             }
+            // The message is delivered; a quota file that cannot be updated is rebuilt later.
+            try? quota?.record(size: size)
             return Delivery(path: final, size: size, virtualSize: virtualSize, droppedKeywords: assignment.dropped)
         } catch {
             if fd >= 0 { close(fd) }

@@ -18,6 +18,10 @@ public struct MboxAppender: Sendable {
     public let path: String
     public var lockTimeout: Int = 30
     public var staleLockAge: Int = 300
+    /// The largest the file may grow to (Postfix's `mailbox_size_limit`), 0 for no limit.
+    public var sizeLimit = 0
+    /// What an append past `sizeLimit` gets.
+    public var sizeExceeded = DeliveryStatus(.mailboxFull, "Mailbox full: mailbox size limit exceeded")
 
     public init(path: String) { self.path = path }
 
@@ -55,6 +59,10 @@ public struct MboxAppender: Sendable {
         defer { if let dotlock { unlink(dotlock) } }
 
         let original = lseek(fd, 0, SEEK_END)
+        if sizeLimit > 0 {
+            let estimate = message.receivedSize + 128 + prepend.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 3 }
+            if Int(original) + estimate > sizeLimit { throw sizeExceeded }
+        }
         do {
             var sink = MboxSink(LineFeedNormalizer(FileSink(fd: fd, path: path)))
             let separator = "From \(sender.isEmpty ? "MAILER-DAEMON" : sender)  \(MboxAppender.ctime(date.seconds))\n"
