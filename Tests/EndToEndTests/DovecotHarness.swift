@@ -47,6 +47,12 @@ final class DovecotInstance: @unchecked Sendable {
             auth_mechanisms = plain
             first_valid_uid = 1
             mail_location = maildir:~/Maildir
+            # Maildir++ quota, read from the maildirsize file mdad keeps; a user's limit comes
+            # from the userdb field quota_rule (none: no limit).
+            mail_plugins = $mail_plugins quota
+            plugin {
+              quota = maildir:User quota
+            }
             namespace inbox {
               inbox = yes
               separator = .
@@ -115,9 +121,9 @@ final class DovecotInstance: @unchecked Sendable {
     }
 
     /// Lets a test user log in over IMAP with `password` (uid, gid and home from the user).
-    func allow(_ user: TestUser, password: String) throws {
+    func allow(_ user: TestUser, password: String, userdbFields: String = "") throws {
         let file = usersDirectory.appendingPathComponent(user.name)
-        try "\(user.name):{PLAIN}\(password):\(user.uid):\(user.gid)::\(user.home)::\n"
+        try "\(user.name):{PLAIN}\(password):\(user.uid):\(user.gid)::\(user.home)::\(userdbFields)\n"
             .write(to: file, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file.path)
     }
