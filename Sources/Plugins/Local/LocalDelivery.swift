@@ -292,7 +292,7 @@ public struct LocalDeliveryAgent: Sendable {
                         _ = try maildir.deliver(message, prepending: r.headerAdditions, folder: target, flags: flags)
                         folders.append(target ?? "INBOX")
                     } catch let s as DeliveryStatus {
-                        return .deferred(s.status.isTemporary ? s : DeliveryStatus(.temporaryFailure, s.text, reason: s.reason))
+                        return Self.mailboxFailure(s)
                     } catch {
                         return .deferred(.unexpected(error, while: "writing to maildir"))
                     }
@@ -304,7 +304,7 @@ public struct LocalDeliveryAgent: Sendable {
                         try mbox.append(message, prepending: r.headerAdditions, sender: sender)
                         folders.append("mailbox")
                     } catch {
-                        return .deferred(error.status.isTemporary ? error : DeliveryStatus(.temporaryFailure, error.text, reason: error.reason))
+                        return Self.mailboxFailure(error)
                     }
                 }
             }
@@ -322,6 +322,14 @@ public struct LocalDeliveryAgent: Sendable {
             }
         }
         return .delivered(DeliveryStatus(.delivered, done.joined(separator: "; ")))
+    }
+
+    /// A mailbox write that failed: temporary, except a full mailbox when the administrator
+    /// asked for bounces (`quota_full_tempfail = no`, 5.2.2).
+    static func mailboxFailure(_ s: DeliveryStatus) -> RecipientState {
+        if s.status.isTemporary { return .deferred(s) }
+        if s.status.subject == 2 && s.status.detail == 2 { return .rejected(s) }
+        return .deferred(DeliveryStatus(.temporaryFailure, s.text, reason: s.reason))
     }
 
     /// `maillog_file` when set; else `maillog_destination` (stderr or syslog with `syslog_facility`).
