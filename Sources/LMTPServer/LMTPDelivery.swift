@@ -59,8 +59,17 @@ public struct LMTPDelivery: Sendable {
         self.quota = try QuotaPolicy(configuration: configuration)
     }
 
+    /// Whether the address is in a domain this server delivers (mydestination or a virtual
+    /// mailbox domain); an address without a domain is local.
+    public func handles(_ address: String) -> Bool {
+        guard let at = address.lastIndex(of: "@") else { return true }
+        if localDomains.contains(address[address.index(after: at)...].lowercased()) { return true }
+        return (try? resolver.isVirtual(address)) ?? true
+    }
+
     /// RCPT TO: an alias the chain expands, else the recipient's mailbox, or why not.
-    public func check(_ address: String) -> (LMTPSession.RecipientCheck, Route?) {
+    /// `quota: false` asks only whether the recipient exists (the socketmap's question).
+    public func check(_ address: String, quota checkQuota: Bool = true) -> (LMTPSession.RecipientCheck, Route?) {
         if let aliases {
             do {
                 if try aliases.isAlias(address) { return (.accept, .alias) }
@@ -70,7 +79,7 @@ public struct LMTPDelivery: Sendable {
         }
         let (verdict, target) = checkMailbox(address)
         // RCPT-time quota: a mailbox already full is refused before the message is sent.
-        if let target, target.format == .maildir {
+        if checkQuota, let target, target.format == .maildir {
             do {
                 if let q = try quota.maildirQuota(root: target.path, address: address, user: target.user?.name), try q.isFull() {
                     return (.refuse(quota.exceeded), nil)

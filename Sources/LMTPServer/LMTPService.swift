@@ -125,7 +125,27 @@ public final class LMTPService: Service, Sendable {
             channels.append(channel)
             if let a = channel.localAddress { boundAddresses.withLockedValue { $0.append(a) } }
         }
-        current.log.log("daemon started -- listening on \(listeners.joined(separator: ", "))")
+        // The policy service and the socketmap server answer Postfix from the same lookups.
+        var lookupListeners: [String] = []
+        for (parameter, kind) in [("policy_listen", LookupChannelHandler.Kind.policy), ("socketmap_listen", .socketmap)] {
+            let pool = self.pool
+            let lookupBootstrap = ServerBootstrap(group: group)
+                .serverChannelOption(ChannelOptions.backlog, value: 256)
+                .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { channel in
+                    if !networks.contains(channel.remoteAddress) { return channel.close() }
+                    return channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(Int64(timeout))))
+                        try channel.pipeline.syncOperations.addHandler(LookupChannelHandler(
+                            kind: kind, engine: { engineBox.withLockedValue { $0 } }, pool: pool))
+                    }
+                }
+            for listener in try config.list(parameter) {
+                channels.append(try await bind(lookupBootstrap, listener, config, parameter: parameter))
+                lookupListeners.append("\(listener) (\(kind == .policy ? "policy" : "socketmap"))")
+            }
+        }
+        current.log.log("daemon started -- listening on \((listeners + lookupListeners).joined(separator: ", "))")
         current.log.flush()
 
         let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
@@ -154,10 +174,12 @@ public final class LMTPService: Service, Sendable {
         let final = engine.withLockedValue { $0 }
         final.log.log("daemon stopped\(connections.count > 0 ? " with \(connections.count) connections still open" : "")")
         final.log.flush()
-        for l in listeners where l.hasPrefix("unix:") { unlink(String(l.dropFirst(5))) }
+        for l in listeners + ((try? config.list("policy_listen")) ?? []) + ((try? config.list("socketmap_listen")) ?? [])
+            where l.hasPrefix("unix:") { unlink(String(l.dropFirst(5))) }
     }
 
-    func bind(_ bootstrap: ServerBootstrap, _ listener: String, _ config: Configuration) async throws -> Channel {
+    func bind(_ bootstrap: ServerBootstrap, _ listener: String, _ config: Configuration,
+              parameter: String = "lmtp_listen") async throws -> Channel {
         if listener.hasPrefix("unix:") {
             let path = String(listener.dropFirst(5))
             if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
@@ -188,7 +210,7 @@ public final class LMTPService: Service, Sendable {
         }
         guard listener.hasPrefix("inet:"), let colon = listener.lastIndex(of: ":"), colon > listener.index(listener.startIndex, offsetBy: 4),
               let port = Int(listener[listener.index(after: colon)...]) else {
-            throw config.error("lmtp_listen", "bad listener \"\(listener)\"; expected unix:/path or inet:host:port")
+            throw config.error(parameter, "bad listener \"\(listener)\"; expected unix:/path or inet:host:port")
         }
         var host = String(listener[listener.index(listener.startIndex, offsetBy: 5)..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
