@@ -378,4 +378,27 @@ struct MailboxSafetyTests {
         #expect(ok.status == 0, "\(ok.stderr)")
         #expect(String(decoding: try Data(contentsOf: URL(fileURLWithPath: mbox)), as: UTF8.self).hasPrefix("From s@example.org "))
     }
+
+    @Test func aMissingSpoolMailboxIsCreatedForTheUserAsPostfixLeavesIt() throws {
+        let box = try Sandbox()
+        let home = box.root.appendingPathComponent("u4").path
+        let user = try TestUser(home: home)
+        // A spool like Debian's /var/mail: root:mail, setgid, not writable by users.
+        let spool = box.root.appendingPathComponent("spool").path
+        try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true)
+        let mailGroup = getgrnam("mail").map { $0.pointee.gr_gid } ?? 8
+        chown(spool, 0, mailGroup)
+        chmod(spool, 0o2775)
+        let cf = "home_mailbox =\nmail_spool_directory = \(spool)\n"
+        for _ in 0..<2 {
+            let r = try deliver(box, user, mainCF: cf)
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        var st = stat()
+        #expect(lstat(spool + "/" + user.name, &st) == 0)
+        #expect(st.st_uid == user.uid && st.st_gid == mailGroup && st.st_mode & 0o7777 == 0o600,
+                "owner \(st.st_uid):\(st.st_gid) mode \(String(st.st_mode & 0o7777, radix: 8))")
+        let text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: spool + "/" + user.name)), as: UTF8.self)
+        #expect(text.components(separatedBy: "\nFrom s@example.org ").count == 2 && text.hasPrefix("From s@example.org "))
+    }
 }

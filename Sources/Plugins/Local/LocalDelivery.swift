@@ -123,6 +123,8 @@ public struct LocalDeliveryAgent: Sendable {
             throw DeliveryStatus(.configurationError, "configuration error", reason: "configuration error: \(error)")
         }
         let target = try resolveMailbox(options, resolver: resolver, myhostname: myhostname)
+        // A spool mbox the user cannot create is created now, while still root.
+        if target.format == .mbox { try MboxSpool.prepare(target.path, uid: target.uid, gid: target.gid) }
         do {
             try LocalUser.become(uid: target.uid, gid: target.gid, name: target.user?.name)
         } catch {
