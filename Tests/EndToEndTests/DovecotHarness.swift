@@ -18,7 +18,8 @@ final class DovecotInstance: @unchecked Sendable {
     var configFile: URL { root.appendingPathComponent("dovecot.conf") }
     private(set) var masterPID: pid_t = 0
 
-    init() throws {
+    /// `mailLocation`: Dovecot's mail_location (Maildir in the home by default).
+    init(mailLocation: String = "maildir:~/Maildir") throws {
         guard getuid() == 0 else { throw SkipReason("a private Dovecot needs root") }
         guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/dovecot") else {
             throw SkipReason("dovecot is not installed (apt-get install dovecot-core dovecot-imapd)")
@@ -46,7 +47,7 @@ final class DovecotInstance: @unchecked Sendable {
             disable_plaintext_auth = no
             auth_mechanisms = plain
             first_valid_uid = 1
-            mail_location = maildir:~/Maildir
+            mail_location = \(mailLocation)
             # Maildir++ quota, read from the maildirsize file mdad keeps; a user's limit comes
             # from the userdb field quota_rule (none: no limit).
             mail_plugins = $mail_plugins quota
