@@ -11,3 +11,14 @@ int mdad_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 int mdad_spawn_addchdir(void *actions, const char *path) {
     return posix_spawn_file_actions_addchdir_np((posix_spawn_file_actions_t *)actions, path);
 }
+
+#include <sys/fsuid.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+int mdad_setfsuid(unsigned int uid) { return setfsuid((uid_t)uid); }
+int mdad_setfsgid(unsigned int gid) { return setfsgid((gid_t)gid); }
+/* The raw system call changes the calling thread's groups only; glibc's setgroups()
+   changes every thread's. */
+long mdad_thread_setgroups(int count, const unsigned int *gids) {
+    return syscall(SYS_setgroups, count, (const gid_t *)gids);
+}

@@ -31,6 +31,9 @@ public struct LMTPDelivery: Sendable {
     /// Quotas, checked at RCPT time (a full mailbox is refused before the data is sent) and
     /// at delivery.
     let quota: QuotaPolicy
+    /// `lmtp_privilege_mode = fsuid`: a root daemon writes other users' mailboxes from its
+    /// own threads under their file-system identity; `process`: through a child per copy.
+    let fsidentity: Bool
 
     /// How an accepted recipient is reached: its mailbox, known at RCPT time, or an alias the
     /// chain expands.
@@ -57,6 +60,38 @@ public struct LMTPDelivery: Sendable {
         self.recipientDelimiter = try configuration.string("recipient_delimiter")
         self.aliases = chain.steps.lazy.compactMap { $0.stage as? AliasesStage }.first
         self.quota = try QuotaPolicy(configuration: configuration)
+        let mode = try configuration.string("lmtp_privilege_mode")
+        guard mode == "fsuid" || mode == "process" else {
+            throw configuration.error("lmtp_privilege_mode", "bad lmtp_privilege_mode \"\(mode)\"; expected fsuid or process")
+        }
+        self.fsidentity = mode == "fsuid"
+    }
+
+    /// A copy for a mailbox root does not own, written by this thread as its owner.
+    static func storeAsOwner(_ r: Recipient, message: Message, target: MailboxTarget, hostName: String, sync: MaildirSync,
+                             sender: String, quota: QuotaPolicy, logger: Logger, actions: ActionContext) -> RecipientState {
+        do {
+            if target.format == .mbox { try MboxSpool.prepare(target.path, uid: target.uid, gid: target.gid) }
+            return try FSIdentity.perform(uid: target.uid, gid: target.gid) {
+                let mailbox: LocalDeliveryAgent.Mailbox
+                do {
+                    mailbox = try LocalDeliveryAgent.Mailbox.forTarget(target, hostName: hostName, sync: sync, sender: sender,
+                                                                       quota: quota, address: r.address)
+                } catch let e as DeliveryStatus {
+                    return e.status.isTemporary ? .deferred(e) : .rejected(e)
+                } catch {
+                    return .deferred(.unexpected(error, while: "opening the mailbox"))
+                }
+                var userActions = actions
+                userActions.user = target.user
+                return LocalDeliveryAgent.store(r, message: message, mailbox: mailbox, logger: logger, actions: userActions)
+            }
+        } catch let s as DeliveryStatus {
+            return .deferred(s)
+        } catch {
+            return .deferred(DeliveryStatus(.temporaryFailure, "cannot switch to the mailbox owner",
+                                            reason: "\(target.owner): \(error)"))
+        }
     }
 
     /// Whether the address is in a domain this server delivers (mydestination or a virtual
@@ -172,6 +207,7 @@ public struct LMTPDelivery: Sendable {
         await chain.run(&tx, context: StageContext(logger: logger, configuration: configuration))
         let chained = Timestamp.now()
         let (hostName, sync, storeLogger, configDirectory, quota) = (self.hostName, self.sync, logger, self.configDirectory, self.quota)
+        let fsidentity = self.fsidentity
         // Each recipient's copy is written on the blocking pool, all at once: with group
         // commit their flushes are shared, so five recipients cost about one delivery's flushes.
         let config = configuration
@@ -207,8 +243,16 @@ public struct LMTPDelivery: Sendable {
             // its owner. Otherwise this process writes with its own identity, so mailboxes must
             // belong to the user mdad serve runs as (the usual one-vmail-user setup).
             if geteuid() == 0 && target.uid != 0 {
-                return PrivilegedStore.store(stored.recipients[i], sender: envelope.sender, message: stored.message,
-                                             target: target, configDirectory: configDirectory, actions: actions)
+                let r = stored.recipients[i]
+                // Commands run in a child that becomes the user entirely; files are written
+                // by this thread under the user's file-system identity (no process per copy).
+                let runsCommands = r.effectiveActions.contains { if case .pipe = $0 { true } else { false } }
+                if runsCommands || !fsidentity {
+                    return PrivilegedStore.store(r, sender: envelope.sender, message: stored.message,
+                                                 target: target, configDirectory: configDirectory, actions: actions)
+                }
+                return LMTPDelivery.storeAsOwner(r, message: stored.message, target: target, hostName: hostName, sync: sync,
+                                                 sender: stored.envelope.sender, quota: quota, logger: storeLogger, actions: actions)
             }
             if geteuid() != target.uid {
                 return .deferred(DeliveryStatus(.temporaryFailure, "mailbox owner mismatch",

@@ -177,7 +177,7 @@ struct LMTPMemoryTests {
     /// A 100 MB message is spooled to disk as it arrives (with flow control): the server's
     /// peak resident memory stays far below the message size.
     @Test func aHundredMegabyteMessageDoesNotNeedAHundredMegabytes() throws {
-        let server = try LMTPInstance(extraMainCF: "message_size_limit = 0\n")
+        let server = try LMTPInstance(extraMainCF: "message_size_limit = 0\nmailbox_size_limit = 0\n")
         defer { server.cleanup() }
         let out = try server.client("big")
         #expect((out["replies"] as? [String])?.first?.hasPrefix("250 2.0.0 <alice@example.com>") == true, "\(out)")
@@ -194,7 +194,10 @@ struct LMTPMemoryTests {
 
 @Suite("mdad serve as root: privilege separation", .serialized)
 struct LMTPPrivilegeTests {
-    @Test func systemAndVirtualMailboxesAreWrittenByTheirOwners() throws {
+    /// Both ways a root daemon writes for a user: the delivery thread's file-system identity
+    /// (fsuid) and a child process per copy (process).
+    @Test(arguments: ["fsuid", "process"])
+    func systemAndVirtualMailboxesAreWrittenByTheirOwners(mode: String) throws {
         guard getuid() == 0 else { Issue.record("needs root"); return }
         let vmail5000 = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("mdad-v5000-\(UUID().uuidString.prefix(6))")
         try FileManager.default.createDirectory(at: vmail5000, withIntermediateDirectories: true)
@@ -206,6 +209,7 @@ struct LMTPPrivilegeTests {
             virtual_mailbox_base =
             virtual_uid_maps = inline:{ carol@other.example=5000 } static:0
             virtual_gid_maps = inline:{ carol@other.example=5000 } static:0
+            lmtp_privilege_mode = \(mode)
             """)
         defer { server.cleanup() }
         let home = server.root.appendingPathComponent("home-u").path
@@ -232,6 +236,17 @@ struct LMTPPrivilegeTests {
         // The daemon logs each delivery once (the child's lines stay on its standard error).
         let log = try String(contentsOf: server.maillog, encoding: .utf8)
         #expect(log.components(separatedBy: "to=<carol@other.example>").count == 2)
+
+        // A user who points their Maildir at a directory of root's gets nothing written there.
+        let rootsDir = server.root.appendingPathComponent("roots-\(mode)").path
+        try FileManager.default.createDirectory(atPath: rootsDir, withIntermediateDirectories: true)
+        try FileManager.default.removeItem(atPath: home + "/Maildir")
+        symlink(rootsDir, home + "/Maildir")
+        lchown(home + "/Maildir", user.uid, user.gid)
+        let hostile = try server.client("raw-rcpts", stdin: "\(user.name)@mx.example.test\n")
+        let refused = hostile["replies"] as? [String] ?? []
+        #expect(refused.first?.hasPrefix("4") == true, "\(refused)")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: rootsDir)) ?? []).isEmpty, "nothing written through the link")
     }
 }
 

@@ -12,4 +12,10 @@ int mdad_pipe_cloexec(int fds[2]);
 /// posix_spawn_file_actions_addchdir_np (glibc 2.29): the spawned child starts in `path`.
 /// `actions` is a posix_spawn_file_actions_t *.
 int mdad_spawn_addchdir(void *actions, const char *path);
+/// setfsuid(2)/setfsgid(2): the calling thread's file-system identity (Linux keeps it per
+/// thread). Return the previous value; pass (unsigned)-1 to read the current one.
+int mdad_setfsuid(unsigned int uid);
+int mdad_setfsgid(unsigned int gid);
+/// setgroups(2) for the calling thread only (the raw system call).
+long mdad_thread_setgroups(int count, const unsigned int *gids);
 #endif

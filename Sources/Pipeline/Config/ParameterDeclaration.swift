@@ -160,6 +160,8 @@ public enum CoreParameters {
               "Owner (user[:group]) of LMTP UNIX sockets; empty keeps the server's."),
         .init("mynetworks", .list, default: "127.0.0.0/8, [::1]/128",
               "Clients allowed to connect over TCP; others get 554 5.7.1 at connect."),
+        .init("lmtp_privilege_mode", .string, default: "fsuid",
+              "How mdad serve running as root writes a mailbox another user owns: fsuid (the delivery thread takes the owner's file-system identity) or process (a child mdad deliver per copy). Commands always run in a child."),
         .init("policy_listen", .list, default: "",
               "Where mdad serve answers Postfix's check_policy_service (inet:host:port or unix:/path): unknown and over-quota recipients are refused at SMTP time."),
         .init("socketmap_listen", .list, default: "",

@@ -20,9 +20,11 @@ public enum MailboxSafety {
             throw DeliveryStatus(.mailboxTemporary, "mailbox is a symbolic link",
                                  reason: "refusing to deliver to \(path): it is a symbolic link")
         }
-        if st.st_uid != geteuid() {
+        // The thread's file-system identity: the user's while the daemon writes for them.
+        let writer = FSIdentity.currentUID
+        if st.st_uid != writer {
             throw DeliveryStatus(.mailboxTemporary, "mailbox belongs to another user",
-                                 reason: "refusing to deliver to \(path): owned by uid \(st.st_uid), delivering as uid \(geteuid())")
+                                 reason: "refusing to deliver to \(path): owned by uid \(st.st_uid), delivering as uid \(writer)")
         }
         if st.st_mode & 0o002 != 0 {
             throw DeliveryStatus(.mailboxTemporary, "mailbox is world-writable",
