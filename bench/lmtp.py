@@ -11,6 +11,11 @@ loop with a mix of 2 KB, 20 KB, 200 KB and 2 MB messages (weights 50/30/15/5), t
 recipients. Reports messages/s, recipients/s and p50/p99 latency (MAIL to last reply), and
 each server's resident memory with 200 idle connections.
 
+With --root-modes, two more mdad servers run as root and write the benchmark user's
+mailboxes as that user: lmtp_privilege_mode = fsuid (the delivery thread's file-system
+identity) and = process (a child mdad deliver per copy), so the privilege modes can be
+compared with the one-unprivileged-user set-up.
+
 Usage (as root: it creates a benchmark user and starts Dovecot):
     bench/build-release.sh && bench/lmtp.py [--seconds 5]
 """
@@ -120,6 +125,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--mdad", default=os.path.join(ROOT, ".build-static", "release", "mdad"))
+    ap.add_argument("--root-modes", action="store_true", help="also run mdad as root in both privilege modes")
     args = ap.parse_args()
     if os.getuid() != 0:
         sys.exit("run as root")
@@ -132,10 +138,16 @@ def main():
     try:
         pw = pwd.getpwnam(user)
         rcpts = [b"rcpt%d@example.com" % i for i in range(1, 6)]
-        for d in ("mdad/etc", "mdad/vmail", "mdad-nosync/etc", "mdad-nosync/vmail", "dovecot/home"):
-            os.makedirs(os.path.join(work, d))
-        ports = {"mdad": free_port(), "mdad-nosync": free_port(), "dovecot": free_port()}
-        for name, sync in (("mdad", "group"), ("mdad-nosync", "none")):
+        servers = [("mdad", "group", None), ("mdad-nosync", "none", None)]
+        if args.root_modes:
+            servers += [("mdad-root-fsuid", "group", "fsuid"), ("mdad-root-process", "group", "process")]
+        for name, _, _ in servers:
+            os.makedirs(os.path.join(work, name, "etc"))
+            os.makedirs(os.path.join(work, name, "vmail"))
+        os.makedirs(os.path.join(work, "dovecot/home"))
+        ports = {name: free_port() for name, _, _ in servers}
+        ports["dovecot"] = free_port()
+        for name, sync, mode in servers:
             base = os.path.join(work, name)
             open(os.path.join(base, "etc", "main.cf"), "w").write(
                 f"myhostname = bench.example.test\nlmtp_listen = inet:127.0.0.1:{ports[name]}\n"
@@ -143,7 +155,8 @@ def main():
                 f"virtual_mailbox_maps = inline:{{ @example.com=catchall/ }}\n"
                 f"virtual_uid_maps = static:{pw.pw_uid}\nvirtual_gid_maps = static:{pw.pw_gid}\n"
                 f"message_size_limit = 0\nmaillog_file = {base}/maillog\nspool_directory = {base}\n"
-                f"maildir_sync = {sync}\nlmtp_max_connections = 1000\nspool_memory_limit = 4194304\n")
+                f"maildir_sync = {sync}\nlmtp_max_connections = 1000\nspool_memory_limit = 4194304\n"
+                + (f"lmtp_privilege_mode = {mode}\n" if mode else ""))
         for dirpath, dirs, files in os.walk(work):
             os.chown(dirpath, pw.pw_uid, pw.pw_gid)
             for f in files:
@@ -184,8 +197,8 @@ service anvil {{
             os.setgid(pw.pw_gid)
             os.setuid(pw.pw_uid)
 
-        for name in ("mdad", "mdad-nosync"):
-            p = subprocess.Popen([args.mdad, "serve", "-c", os.path.join(work, name, "etc")], preexec_fn=demote,
+        for name, _, mode in servers:
+            p = subprocess.Popen([args.mdad, "serve", "-c", os.path.join(work, name, "etc")], preexec_fn=None if mode else demote,
                                  stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, name + ".err"), "w"))
             procs.append((name, p))
         subprocess.run(["/usr/sbin/dovecot", "-c", conf], check=True)
@@ -195,7 +208,7 @@ service anvil {{
         results = {}
         for recipients in (1, 5):
             for concurrency in (1, 4, 16):
-                for name in ("mdad", "dovecot", "mdad-nosync"):
+                for name in ["mdad", "dovecot", "mdad-nosync"] + [n for n, _, m in servers if m]:
                     results[(recipients, concurrency, name)] = run_load(ports[name], concurrency, rcpts[:recipients], args.seconds, messages)
 
         def mdad_pids():
@@ -218,6 +231,14 @@ service anvil {{
                 n = results[(recipients, concurrency, "mdad-nosync")]
                 print(f"{recipients:>5} {concurrency:>4} | {m['msgs']:>10.0f} {m['rcpts']:>7.0f} {m['p50']:>7.1f} {m['p99']:>7.1f} | "
                       f"{d['msgs']:>13.0f} {d['rcpts']:>7.0f} {d['p50']:>7.1f} {d['p99']:>7.1f} | {m['msgs'] / d['msgs']:>5.2f} | {n['msgs']:>14.0f}")
+        if args.root_modes:
+            print("mdad as root, writing as the mailbox owner (msg/s; ratio to mdad as that user):")
+            for recipients in (1, 5):
+                for concurrency in (1, 4, 16):
+                    base = results[(recipients, concurrency, "mdad")]["msgs"]
+                    cells = [f"{m}: {results[(recipients, concurrency, 'mdad-root-' + m)]['msgs']:.0f} "
+                             f"({results[(recipients, concurrency, 'mdad-root-' + m)]['msgs'] / base:.2f})" for m in ("fsuid", "process")]
+                    print(f"  rcpts {recipients} conc {concurrency:>2}: " + ", ".join(cells))
         print(f"resident memory with 200 idle connections: mdad {mem_mdad / 1024:.1f} MB, dovecot (all processes) {mem_dovecot / 1024:.1f} MB")
     finally:
         for name, p in procs:
