@@ -74,3 +74,33 @@ struct VirtualEndToEndTests {
         #expect(r.firstErrorLine.hasPrefix("5.1.1 "))
     }
 }
+
+/// Dovecot's users file as mdad's user list: one passwd-file gives the mailbox, uid and gid.
+@Suite("passwd-file over LMTP", .serialized)
+struct PasswdFileLMTPTests {
+    @Test func oneUsersFileServesMailboxUidAndGid() throws {
+        let work = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("mdad-pwfile-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        let uid = geteuid(), gid = getegid()
+        let users = work.appendingPathComponent("users")
+        try """
+            dora@example.net:{PLAIN}secret:\(uid):\(gid)::\(work.path)/dora::
+            eve@example.net:{PLAIN}secret:\(uid):\(gid)::\(work.path)/eve::userdb_mail=maildir:~/Mail
+            """.write(to: users, atomically: true, encoding: .utf8)
+        let server = try LMTPInstance(extraMainCF: """
+            virtual_mailbox_domains = example.net
+            virtual_mailbox_base =
+            virtual_mailbox_maps = passwd-file:\(users.path)
+            virtual_uid_maps = passwd-file:\(users.path)
+            virtual_gid_maps = passwd-file:\(users.path)
+            """)
+        defer { server.cleanup() }
+        let out = try server.client("raw-rcpts", stdin: "dora@example.net eve@example.net frank@example.net\n")
+        let envelope = out["envelope"] as? [String] ?? []
+        #expect(envelope.dropFirst(4).first?.hasPrefix("550 5.1.1") == true, "frank is not in the users file: \(envelope)")
+        #expect((out["replies"] as? [String] ?? []).allSatisfy { $0.hasPrefix("250") }, "\(out)")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: work.path + "/dora/Maildir/new")) ?? []).count == 1)
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: work.path + "/eve/Mail/new")) ?? []).count == 1)
+    }
+}

@@ -9,6 +9,19 @@ public protocol LookupTable: Sendable {
     var name: String { get }
     /// The value for `key`, or nil when the table has no such key.
     func lookup(_ key: String) throws(TableError) -> String?
+    /// The value for `key` when the asking parameter wants a particular field: a table that
+    /// holds whole user records (`passwd-file:`) answers the uid to `virtual_uid_maps` and the
+    /// mailbox to `virtual_mailbox_maps`; every other table answers its one value.
+    func lookup(_ key: String, field: TableField) throws(TableError) -> String?
+}
+
+/// Which part of a user record a lookup wants.
+public enum TableField: Sendable {
+    case value, uid, gid
+}
+
+extension LookupTable {
+    public func lookup(_ key: String, field: TableField) throws(TableError) -> String? { try lookup(key) }
 }
 
 /// A table that could not answer.
@@ -33,9 +46,9 @@ public struct TableList: Sendable {
 
     public var isEmpty: Bool { tables.isEmpty }
 
-    public func lookup(_ key: String) throws(TableError) -> String? {
+    public func lookup(_ key: String, field: TableField = .value) throws(TableError) -> String? {
         for t in tables {
-            if let v = try t.lookup(key) { return v }
+            if let v = try t.lookup(key, field: field) { return v }
         }
         return nil
     }
@@ -43,16 +56,16 @@ public struct TableList: Sendable {
     /// Postfix's lookup order for an address in a virtual(5)-style table:
     /// `user+ext@domain`, then `user@domain` (with the extension removed, when
     /// `recipient_delimiter` is set), then `@domain`. Keys are compared case-insensitively.
-    public func lookupAddress(_ address: String, recipientDelimiter: String = "") throws(TableError) -> String? {
+    public func lookupAddress(_ address: String, recipientDelimiter: String = "", field: TableField = .value) throws(TableError) -> String? {
         let a = address.lowercased()
-        if let v = try lookup(a) { return v }
+        if let v = try lookup(a, field: field) { return v }
         guard let at = a.lastIndex(of: "@") else { return nil }
         let local = a[..<at]
         let domain = a[at...]  // includes "@"
         if !recipientDelimiter.isEmpty,
            let cut = local.firstIndex(where: { recipientDelimiter.contains($0) }), cut != local.startIndex {
-            if let v = try lookup(String(local[..<cut]) + domain) { return v }
+            if let v = try lookup(String(local[..<cut]) + domain, field: field) { return v }
         }
-        return try lookup(String(domain))
+        return try lookup(String(domain), field: field)
     }
 }

@@ -29,6 +29,7 @@ public struct TableRegistry: Sendable {
         r.register("static") { arg, name throws(ConfigError) in StaticTable(argument: arg, name: name) }
         r.register("pcre") { arg, name throws(ConfigError) in try PCRETable(path: arg, name: name, limits: pcreLimits) }
         r.register("cdb") { arg, name throws(ConfigError) in try CDBTable(source: arg, name: name) }
+        r.register("passwd-file") { arg, name throws(ConfigError) in try PasswdFileTable(path: arg, name: name) }
         return r
     }
 

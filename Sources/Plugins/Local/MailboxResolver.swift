@@ -96,8 +96,8 @@ public struct MailboxResolver: Sendable {
             guard let p = try mailboxMaps.lookupAddress(address, recipientDelimiter: recipientDelimiter) else {
                 throw DeliveryStatus(.unknownUser, "unknown user: \"\(address)\"")
             }
-            guard let u = try uidMaps.lookupAddress(address, recipientDelimiter: recipientDelimiter),
-                  let g = try gidMaps.lookupAddress(address, recipientDelimiter: recipientDelimiter) else {
+            guard let u = try uidMaps.lookupAddress(address, recipientDelimiter: recipientDelimiter, field: .uid),
+                  let g = try gidMaps.lookupAddress(address, recipientDelimiter: recipientDelimiter, field: .gid) else {
                 throw DeliveryStatus(.configurationError, "mail system configuration error",
                                      reason: "no virtual_uid_maps or virtual_gid_maps entry for \(address)")
             }
