@@ -20,6 +20,8 @@ public enum PostmapCommand {
         public var query: String?
         public var dump = false
         public var replace = false
+        /// `-i`: add entries from standard input to an existing table.
+        public var incremental = false
         /// `-N`: keys and values with a terminating NUL; `-n` (the default): without.
         public var withNul = false
         public var tables: [String] = []
@@ -55,6 +57,13 @@ public enum PostmapCommand {
         }
         if let key = o.query { return query(key, o, config, defaultType) }
         if o.dump { return dump(o, config, defaultType) }
+        if o.incremental {
+            // cdb files are written once and replaced whole (Postfix's postalias -i refuses
+            // them too): the source file is where entries are added.
+            let (type, name) = split(o.tables[0], defaultType: defaultType)
+            say("\(prog): fatal: \(type):\(name): -i (incremental update) is not supported by \(type) tables, which are rebuilt whole; add the entries to \(name) and run \(prog) \(name)")
+            return 1
+        }
         for spec in o.tables {
             let (type, name) = split(spec, defaultType: defaultType)
             guard type == "cdb" else {
@@ -255,7 +264,8 @@ extension PostmapCommand {
                 case "n": o.withNul = false
                 case "r": o.replace = true
                 case "s": o.dump = true
-                case "v", "w", "f", "i", "p", "u", "b", "h", "m", "o", "x", "F": break
+                case "i": o.incremental = true
+                case "v", "w", "f", "p", "u", "b", "h", "m", "o", "x", "F": break
                 case "c", "q":
                     let value: String
                     if !letters.isEmpty { value = String(letters); letters = [] } else {

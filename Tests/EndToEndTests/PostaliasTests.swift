@@ -114,6 +114,11 @@ struct PostaliasDifferentialTests {
             compare("\(name) postfix reading mdad's table", cross.stdout, pq.stdout)
             let cross2 = try MDAD.run(["postalias", "-c", etc, "-q", "-", "cdb:\(theirs)"], input: Data(stdin.utf8))
             compare("\(name) mdad reading postfix's table", cross2.stdout, pq.stdout)
+            // -i: cdb tables are rebuilt whole; both refuse, and both tables stay as they were.
+            let mi = try MDAD.run(["postalias", "-c", etc, "-i", "cdb:\(mine)"], input: Data("added: x\n".utf8))
+            let pi = try Self.run("/usr/sbin/postalias", ["-c", etc, "-i", "cdb:\(theirs)"], stdin: "added: x\n")
+            compare("\(name) -i status", mi.status, pi.status)
+            compare("\(name) entries after -i", try Self.dump(mine + ".cdb"), try Self.dump(theirs + ".cdb"))
             for k in ["root", "nosuchkey"] {
                 let a = try MDAD.run(["postalias", "-c", etc, "-q", k, "cdb:\(mine)"], input: Data())
                 let b = try Self.run("/usr/sbin/postalias", ["-c", etc, "-q", k, "cdb:\(theirs)"])
