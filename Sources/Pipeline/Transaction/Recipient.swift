@@ -140,20 +140,11 @@ public struct ReplacedMessage: Sendable, Equatable {
 
     public init(_ message: Message) {
         self.message = message
-        id = ReplacedMessage.counter.next()
+        id = ReplacedMessage.nextID()
     }
 
     public static func == (a: ReplacedMessage, b: ReplacedMessage) -> Bool { a.id == b.id }
 
-    private static let counter = Counter()
-    private final class Counter: @unchecked Sendable {
-        private var value: UInt64 = 0
-        private var lock = pthread_mutex_t()
-        init() { pthread_mutex_init(&lock, nil) }
-        func next() -> UInt64 {
-            pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }
-            value += 1
-            return value
-        }
-    }
+    private static let counter = Locked<UInt64>(0)
+    private static func nextID() -> UInt64 { counter.withLock { $0 += 1; return $0 } }
 }

@@ -102,6 +102,7 @@ public struct Maildir: Sendable {
         } catch let e as SystemError {
             throw DeliveryStatus.mailbox(e, doing: "create maildir \(dir)")
         }
+        MaildirTmpCleaner.cleanOnce(dir, host: hostName)
         // The info part is known before anything is written, so a keyword failure leaves
         // nothing to clean up.
         let keywords = flags.filter { !$0.hasPrefix("\\") }
@@ -266,8 +267,11 @@ enum MaildirName {
 
     /// qmail's rule: `/` and `:` in the host name are written as `\057` and `\072`.
     static func base(time: Timestamp, pid: Int, sequence: Int, host: String) -> String {
-        let safeHost = host.replacingAll("/", with: "\\057").replacingAll(":", with: "\\072")
-        return "\(time.seconds).M\(time.microseconds)P\(pid)Q\(sequence).\(safeHost)"
+        "\(time.seconds).M\(time.microseconds)P\(pid)Q\(sequence).\(safeHost(host))"
+    }
+
+    static func safeHost(_ host: String) -> String {
+        host.replacingAll("/", with: "\\057").replacingAll(":", with: "\\072")
     }
 
     /// The `:2,` info suffix: the letters of the IMAP system flags and of the keywords, in
