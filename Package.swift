@@ -75,6 +75,11 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Fuzzing entry points (one per parser), shared by the libFuzzer driver and the replay tests.
+        .target(name: "FuzzTargets", dependencies: ["Pipeline", "Plugins", "LMTPServer"], swiftSettings: strict),
+        // The libFuzzer driver (fuzz/run.sh builds it with -sanitize=fuzzer,address -DFUZZING);
+        // built normally, it replays files through a target.
+        .executableTarget(name: "mdad-fuzz", dependencies: ["FuzzTargets"], swiftSettings: strict),
         .testTarget(
             name: "PipelineTests",
             dependencies: ["Pipeline", "PipelineTestKit"],
@@ -82,6 +87,7 @@ let package = Package(
         ),
         .testTarget(name: "PluginsTests", dependencies: ["Plugins", "Pipeline", "PipelineTestKit"]),
         .testTarget(name: "LMTPServerTests", dependencies: ["LMTPServer", "Pipeline"]),
+        .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets"], resources: [.copy("Corpus")]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["Pipeline", "Plugins", "mdad", "mdad-deliver"],

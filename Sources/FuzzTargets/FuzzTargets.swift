@@ -1,0 +1,101 @@
+import LMTPServer
+import Pipeline
+import Plugins
+
+/// The fuzzing entry points: each takes arbitrary bytes and drives one parser the way mdad
+/// drives it, with its limits. Crashes, hangs and unbounded growth are the failures; any
+/// thrown error is a parser doing its job. The same functions serve the libFuzzer build
+/// (`fuzz/run.sh`, `-sanitize=fuzzer,address`) and the replay of seed corpora and past crashes
+/// in the ordinary tests (Tests/FuzzTests), so CI needs no second sanitizer build.
+public enum FuzzTargets {
+    public static let all: [String: @Sendable ([UInt8]) -> Void] = [
+        "lmtp": lmtp,
+        "message": message,
+        "address": address,
+        "maincf": mainCF,
+        "aliases": aliases,
+        "policy": policy,
+        "netstring": netstring,
+    ]
+
+    /// The LMTP session, fed in chunks whose sizes come from the input itself; every question
+    /// the session asks is answered (recipients alternately accepted and refused, messages
+    /// delivered), so every state is reachable.
+    public static func lmtp(_ data: [UInt8]) {
+        var session = LMTPSession(settings: .init(hostName: "fuzz.example", messageSizeLimit: 100_000, recipientLimit: 50),
+                                  client: "fuzz")
+        var pending = session.start()
+        var i = 0, turn = 0
+        while i < data.count || !pending.isEmpty {
+            var next: [LMTPSession.Action] = []
+            for action in pending {
+                switch action {
+                case .checkRecipient:
+                    turn += 1
+                    next += session.recipientChecked(turn % 3 == 0 ? .refuse(DeliveryStatus(.unknownUser, "unknown")) : .accept)
+                case .endMessage(let envelope):
+                    next += session.messageDelivered(envelope.recipients.map { _ in DeliveryStatus(.delivered, "ok") })
+                case .close:
+                    return
+                default:
+                    break
+                }
+            }
+            pending = next
+            if pending.isEmpty && i < data.count {
+                let size = Int(data[i] % 64) + 1
+                pending = session.receive(Array(data[i..<min(data.count, i + size)]))
+                i += size
+            }
+        }
+        _ = session.disconnected()
+    }
+
+    /// The message model: header split, MIME structure, decoding and the text views.
+    public static func message(_ data: [UInt8]) {
+        guard let m = try? Message.parse(Spool(bytes: data)) else { return }
+        for field in m.header.fields.prefix(200) {
+            _ = field.value
+            _ = EncodedWord.decode(field.value)
+        }
+        guard let structure = try? MIMEStructure.parse(m) else { return }
+        _ = try? MessageText(message: m, structure: structure)
+    }
+
+    /// Address lists, and writing them back (the writer must accept what the parser gives).
+    public static func address(_ data: [UInt8]) {
+        let list = AddressList.parse(data)
+        if let field = try? HeaderField(name: "To", value: String(decoding: data.prefix(4096).filter { $0 != 10 && $0 != 13 }, as: UTF8.self)) {
+            _ = AddressWriter.rewrite(field) { $0 }
+        }
+        _ = AddressWriter.build(name: "Cc", list)
+    }
+
+    public static func mainCF(_ data: [UInt8]) {
+        let text = String(decoding: data, as: UTF8.self)
+        guard let parsed = try? MainCF.parse(text, file: "fuzz.cf") else { return }
+        var config = Configuration(system: SystemInfo(hostName: "fuzz.example"))
+        for e in parsed.entries.prefix(100) { config.set(e.name, e.value) }
+        for e in parsed.entries.prefix(100) { _ = try? config.string(e.name) }
+    }
+
+    public static func aliases(_ data: [UInt8]) {
+        let parsed = AliasesFile.parse(bytes: data, file: "fuzz-aliases")
+        for e in parsed.entries.prefix(100) { _ = AliasesFile.valueItems(e.value) }
+    }
+
+    public static func policy(_ data: [UInt8]) {
+        var d = PolicyDecoder()
+        var i = 0
+        while i < data.count {
+            let size = Int(data[i] % 32) + 1
+            guard (try? d.feed(Array(data[i..<min(data.count, i + size)]))) != nil else { return }
+            i += size
+        }
+    }
+
+    public static func netstring(_ data: [UInt8]) {
+        var d = NetstringDecoder()
+        _ = try? d.feed(data)
+    }
+}
