@@ -21,7 +21,17 @@ final class LMTPChannelHandler: ChannelInboundHandler {
     private static let highWater = 4 << 20
     private static let lowWater = 1 << 20
 
-    init(session: LMTPSession, delivery: @escaping @Sendable () -> LMTPDelivery, registry: ConnectionRegistry) {
+    /// The per-record deadline (`lmtp_timeout`): a client that completes no command line, data
+    /// line or KiB of BDAT within it is cut off, however slowly it trickles bytes.
+    private let timeout: TimeAmount
+    private var lastRecords = 0
+    private var wasAwaiting = true
+    private var lastProgress = NIODeadline.now()
+    private var deadlineTask: RepeatedTask?
+
+    init(session: LMTPSession, delivery: @escaping @Sendable () -> LMTPDelivery, registry: ConnectionRegistry,
+         timeout: TimeAmount = .seconds(300)) {
+        self.timeout = timeout
         self.session = session
         self.delivery = delivery
         self.registry = registry
@@ -35,11 +45,36 @@ final class LMTPChannelHandler: ChannelInboundHandler {
             loop.execute { loopBound.value.handle(result) }
         }
         id = registry.add { loop.execute { loopBound.value.shutdown() } }
+        lastProgress = .now()
+        let interval = TimeAmount.nanoseconds(max(TimeAmount.milliseconds(100).nanoseconds, min(TimeAmount.seconds(1).nanoseconds, timeout.nanoseconds / 4)))
+        deadlineTask = loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            loopBound.value.checkDeadline()
+        }
         perform(session.start())
         context.fireChannelActive()
     }
 
+    private func checkDeadline() {
+        noteProgress()
+        if session.awaitingClient && NIODeadline.now() - lastProgress > timeout {
+            lastProgress = .now()
+            perform(session.timedOut())
+        }
+    }
+
+    /// Progress is a completed record, or the server handing the turn back to the client.
+    private func noteProgress() {
+        let awaiting = session.awaitingClient
+        if session.records != lastRecords || (awaiting && !wasAwaiting) {
+            lastRecords = session.records
+            lastProgress = .now()
+        }
+        wasAwaiting = awaiting
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
+        deadlineTask?.cancel()
+        deadlineTask = nil
         perform(session.disconnected())
         worker?.finish()
         worker = nil
@@ -51,6 +86,7 @@ final class LMTPChannelHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         perform(session.receive(Array(buffer.readableBytesView)))
+        noteProgress()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

@@ -113,9 +113,9 @@ public final class LMTPService: Service, Sendable {
                 channel.closeFuture.whenComplete { _ in admitted.withLockedValue { $0 -= 1 } }
                 let session = LMTPSession(settings: settings, client: client)
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(Int64(timeout))))
                     try channel.pipeline.syncOperations.addHandler(LMTPChannelHandler(
-                        session: session, delivery: { engineBox.withLockedValue { $0 } }, registry: connections))
+                        session: session, delivery: { engineBox.withLockedValue { $0 } }, registry: connections,
+                        timeout: .seconds(Int64(timeout))))
                 }
             }
 

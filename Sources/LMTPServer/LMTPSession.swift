@@ -94,6 +94,10 @@ public struct LMTPSession: Sendable {
     var draining = false
     // DATA scanner state: at the start of a line (after CRLF), and whether the last byte was CR.
     var lineStart = true
+    /// Records (command lines, data lines, KiB of BDAT) the client has completed: the server
+    /// cuts off a client that completes none within the timeout, however it trickles bytes.
+    public private(set) var records = 0
+    var bdatBytes = 0
     var discardingLongLine = false
 
     public init(settings: Settings, client: String) {
@@ -177,6 +181,14 @@ public struct LMTPSession: Sendable {
         return out
     }
 
+    /// Whether the session waits for the client (not for a lookup or a delivery).
+    public var awaitingClient: Bool {
+        switch mode {
+        case .command, .data, .bdat: return true
+        case .waitingForRecipient, .waitingForDelivery, .closed: return false
+        }
+    }
+
     // MARK: the engine
 
     mutating func process() -> [Action] {
@@ -189,6 +201,8 @@ public struct LMTPSession: Sendable {
                 if !scanData(&out) { break loop }
             case .bdat(let remaining, let last, let discard):
                 let n = min(remaining, buffer.count)
+                records += (bdatBytes + n) / 1024 - bdatBytes / 1024
+                bdatBytes += n
                 if !discard && !tooBig {
                     appendContent(Array(buffer[0..<n]), &out)
                 }
@@ -224,6 +238,7 @@ public struct LMTPSession: Sendable {
                     out.append(clientError(500, "5.5.2", "Error: line too long"))
                     continue
                 }
+                records += 1
                 handle(LMTPCommand.parse(line), &out)
             }
         }
@@ -361,6 +376,7 @@ public struct LMTPSession: Sendable {
             var j = i
             while j < n && buffer[j] != 10 { j += 1 }
             if j < n {
+                records += 1
                 content.append(contentsOf: buffer[i...j])
                 // A CR is never passed on without the byte after it (see below), so a CRLF is
                 // always whole in the buffer here.
