@@ -57,6 +57,9 @@ public final class LMTPService: Service, Sendable {
         for e in config.unusedEntries {
             log.log("warning: \(e.file), line \(e.line): unused parameter: \(e.name)=\(e.value)")
         }
+        if let tables = try? TableRegistry.configured(config) {
+            for w in tables.warnings(config) { log.log("warning: \(w)") }
+        }
         log.flush()
         return try LMTPDelivery(configuration: config, registry: registry, log: log, group: groupSync, pool: pool,
                                 configDirectory: dir)

@@ -87,6 +87,7 @@ struct PasswdFileLMTPTests {
         try """
             dora@example.net:{PLAIN}secret:\(uid):\(gid)::\(work.path)/dora::
             eve@example.net:{PLAIN}secret:\(uid):\(gid)::\(work.path)/eve::userdb_mail=maildir:~/Mail
+            a broken line
             """.write(to: users, atomically: true, encoding: .utf8)
         let server = try LMTPInstance(extraMainCF: """
             virtual_mailbox_domains = example.net
@@ -102,5 +103,8 @@ struct PasswdFileLMTPTests {
         #expect((out["replies"] as? [String] ?? []).allSatisfy { $0.hasPrefix("250") }, "\(out)")
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: work.path + "/dora/Maildir/new")) ?? []).count == 1)
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: work.path + "/eve/Mail/new")) ?? []).count == 1)
+        // The daemon says at start-up which line of the table it could not use.
+        let log = try String(contentsOf: server.maillog, encoding: .utf8)
+        #expect(log.contains("warning: \(users.path), line 3: expected user:password:uid:gid:gecos:home"), "\(log)")
     }
 }

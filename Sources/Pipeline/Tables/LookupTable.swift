@@ -69,3 +69,25 @@ public struct TableList: Sendable {
         return try lookup(String(domain), field: field)
     }
 }
+
+/// A table read from a text file can report the lines it could not use (file, line and what
+/// was expected), as Postfix warns about them.
+public protocol TableWithWarnings: LookupTable {
+    var warnings: [ConfigError] { get }
+}
+
+extension TableRegistry {
+    /// The warnings of every text table main.cf names (each table once), for a daemon to log
+    /// at start-up and reload.
+    public func warnings(_ configuration: Configuration) -> [ConfigError] {
+        var seen = Set<String>()
+        var out: [ConfigError] = []
+        for name in configuration.entries.keys.sorted() {
+            guard let value = try? configuration.string(name) else { continue }
+            for spec in TableRegistry.splitTableList(value) where isTable(spec) && seen.insert(spec).inserted {
+                if let table = try? open(spec) as? any TableWithWarnings { out += table.warnings }
+            }
+        }
+        return out
+    }
+}

@@ -9,7 +9,7 @@
 /// - `virtual_uid_maps` and `virtual_gid_maps`: the uid and gid fields.
 /// A plain lookup (`mdad postmap -q`) answers the mailbox. The file is read when the table is
 /// opened (at start-up and on reload), as texthash tables are.
-public struct PasswdFileTable: LookupTable {
+public struct PasswdFileTable: TableWithWarnings {
     public struct Entry: Sendable, Equatable {
         public var uid: String
         public var gid: String

@@ -4,7 +4,7 @@
 /// starting with `#` are ignored; a line starting with whitespace continues the line above;
 /// keys are case-insensitive (folded to lower case); a duplicate key keeps the first value,
 /// with a warning, as Postfix does. The file is read once, when the table is opened.
-public struct TextHashTable: LookupTable {
+public struct TextHashTable: TableWithWarnings {
     public let name: String
     let entries: [String: String]
     /// Postfix would warn about these lines (file, line and what was expected).
