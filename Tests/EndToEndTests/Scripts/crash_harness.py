@@ -7,7 +7,7 @@ Prints one JSON object: kills, acked, checked, lost, duplicates (copies beyond o
 message: the window between the file's link and the 250 reaching the client), partial (files
 in new/ that match no sent message whole), tmp_left (files left in tmp/ after a final
 delivery into the restarted server)."""
-import json, os, random, signal, socket, subprocess, sys, threading, time
+import json, os, random, re, signal, socket, subprocess, sys, threading, time
 
 mdad, config, port, maildir, total, kills = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
 rng = random.Random(int(sys.argv[7]) if len(sys.argv) > 7 else 1)
@@ -107,15 +107,13 @@ for name in os.listdir(os.path.join(maildir, "new")):
     bodies[name] = data
 found = {i: 0 for i in payloads}
 partial = 0
+id_re = re.compile(rb"Message-ID: <crash-(\d+)@harness>")
 for name, data in bodies.items():
-    matched = False
-    for i, p in payloads.items():
-        want = p.replace(b"\r\n", b"\n")
-        if data.endswith(want) and b"Message-ID: <crash-%d@harness>" % i in data:
-            found[i] += 1
-            matched = True
-            break
-    if not matched:
+    m = id_re.search(data)
+    i = int(m.group(1)) if m else -1
+    if i in payloads and data.endswith(payloads[i].replace(b"\r\n", b"\n")):
+        found[i] += 1
+    else:
         partial += 1
 lost = [i for i in acked if found[i] == 0]
 print(json.dumps({
