@@ -13,6 +13,8 @@ extension StageRegistry {
                           parameters: RulesStage.parameters + RulesEngineRegistry.builtin.parameters) {
             try RulesStage(configuration: $0, registry: .builtin)
         }
+        registry.register("filter", doc: "Run filter_command with the message on stdin and continue with the message it writes (exit 75 defers, 67/69/77 reject).",
+                          parameters: FilterStage.parameters) { try FilterStage(configuration: $0) }
         return registry
     }
 }

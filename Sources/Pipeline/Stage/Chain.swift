@@ -33,13 +33,16 @@ public struct Chain: Sendable {
         for step in steps {
             if transaction.pendingIndices.isEmpty { break }
             let start = Timestamp.now()
+            transaction.currentStage = step.name
             var verdict = StageVerdict.continue
             do {
                 verdict = try await step.stage.process(&transaction, context: context)
             } catch let status as DeliveryStatus {
+                transaction.trace(.decision, "every pending recipient: \(status)")
                 transaction.rejectAll(status)
             } catch {
                 context.logger.warning("stage \(step.name) failed: \(error)")
+                transaction.trace(.decision, "stage failed, every pending recipient deferred: \(error)")
                 transaction.deferAll(DeliveryStatus(.temporaryFailure, "temporary failure in stage \(step.name)",
                                                     reason: "stage \(step.name) failed: \(error)"))
             }
