@@ -29,7 +29,11 @@ public struct Chain: Sendable {
     /// recipient still pending; any other error from a message stage defers them with 4.3.0,
     /// so a bug defers mail and never bounces it. The chain ends early when a stage says stop
     /// or when no recipient is left pending.
-    public func run(_ transaction: inout Transaction, context: StageContext) async {
+    ///
+    /// `afterStep`, when given, sees the transaction after each stage with the stage's verdict
+    /// (`mdad trace` compares what each stage changed).
+    public func run(_ transaction: inout Transaction, context: StageContext,
+                    afterStep: ((Step, StageVerdict, Transaction) -> Void)? = nil) async {
         for step in steps {
             if transaction.pendingIndices.isEmpty { break }
             let start = Timestamp.now()
@@ -47,6 +51,7 @@ public struct Chain: Sendable {
                                                     reason: "stage \(step.name) failed: \(error)"))
             }
             transaction.stageTimings.append((step.name, Timestamp.now().seconds(since: start)))
+            afterStep?(step, verdict, transaction)
             if verdict == .stop { break }
         }
     }

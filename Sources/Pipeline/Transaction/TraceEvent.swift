@@ -53,3 +53,29 @@ extension Transaction {
                                       file: file, line: line))
     }
 }
+
+extension Recipient {
+    /// Records a trace event about this recipient when `transaction` is traced (for recipient
+    /// stages, which see the transaction but cannot change it).
+    public mutating func trace(_ kind: TraceEvent.Kind, _ text: @autoclosure () -> String, in transaction: Transaction,
+                               file: String? = nil, line: Int? = nil) {
+        guard transaction.tracing else { return }
+        traceEvents.append(TraceEvent(stage: transaction.currentStage, kind: kind, text: text(), recipient: address,
+                                      file: file, line: line))
+    }
+}
+
+extension RecipientAction: CustomStringConvertible {
+    /// The action in a few words, as `mdad trace` shows it: `store INBOX`, `redirect <a@b>`.
+    public var description: String {
+        switch self {
+        case .store(let folder, let flags):
+            return "store \(folder ?? "INBOX")\(flags.isEmpty ? "" : " " + flags.joined(separator: " "))"
+        case .discard: return "discard"
+        case .redirect(let to, let sender): return "redirect <\(to)>\(sender.map { " from <\($0)>" } ?? "")"
+        case .send(let m): return "send a message to \(m.recipients.map { "<\($0)>" }.joined(separator: ", "))"
+        case .pipe(let command): return "pipe \(command)"
+        case .file(let path, let format): return "file \(path) (\(format))"
+        }
+    }
+}
