@@ -13,6 +13,10 @@ extension StageRegistry {
                           parameters: RulesStage.parameters + RulesEngineRegistry.builtin.parameters) {
             try RulesStage(configuration: $0, registry: .builtin)
         }
+        registry.register("filter", doc: "Run filter_command with the message on stdin and continue with the message it writes (exit 75 defers, 67/69/77 reject).",
+                          parameters: FilterStage.parameters) { try FilterStage(configuration: $0) }
+        registry.register("milter", doc: "Run the message past the milters in milter_servers (milter protocol 6) and apply their changes and verdicts.",
+                          parameters: MilterStage.parameters) { try MilterStage(configuration: $0) }
         return registry
     }
 }

@@ -20,7 +20,7 @@ struct MdadCommand: AsyncParsableCommand {
             mdad deliver [-c DIR] [-d USER] [-a ADDRESS] [-r ADDRESS] [-f SENDER] [-m MAILBOX] < message
               Deliver one message (Postfix's mailbox_command). See `mdad deliver --help`.
             """,
-        subcommands: [ServeSubcommand.self, PostconfSubcommand.self])
+        subcommands: [ServeSubcommand.self, PostconfSubcommand.self, TraceSubcommand.self])
 }
 
 /// `mdad postconf`, with Postfix's flags.
@@ -87,5 +87,39 @@ struct ServeSubcommand: AsyncParsableCommand {
             FileHandleStderr.write("mdad serve: fatal: \(error)\n")
             throw ExitCode(1)
         }
+    }
+}
+
+/// `mdad trace`: the configured chain over one message, in dry-run, stage by stage.
+struct TraceSubcommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trace",
+        abstract: "Run the configured chain over a message in dry-run and show what each stage changed and why.",
+        discussion: "Nothing is stored or sent. The JSON output (--json) is described in docs/trace.md.")
+
+    @Option(name: .customShort("c"), help: "Configuration directory (default: $MDAD_CONFIG_DIR, else /etc/mdad).")
+    var configDirectory: String?
+
+    @Option(name: .customShort("f"), help: "Envelope sender (default: the message's Return-Path, else <>).")
+    var sender: String?
+
+    @Option(name: .customShort("a"), parsing: .upToNextOption, help: "Envelope recipients (default: $USER@$myhostname).")
+    var recipients: [String] = []
+
+    @Flag(help: "Print JSON for tools instead of text.")
+    var json = false
+
+    @Argument(help: "The message file, or - for standard input.")
+    var message: String = "-"
+
+    func run() async throws {
+        var o = TraceCommand.Options()
+        o.configDirectory = configDirectory
+        o.messagePath = message
+        o.sender = sender
+        o.recipients = recipients
+        o.json = json
+        let status = await TraceCommand.run(o)
+        if status != 0 { throw ExitCode(status) }
     }
 }

@@ -61,6 +61,10 @@ extension RecipientStage {
                 context.logger.warning("\(type(of: self)) failed for \(recipient.address): \(error)")
                 recipient.defer(.unexpected(error, while: "processing recipient"))
             }
+            if !recipient.traceEvents.isEmpty {
+                transaction.traceEvents += recipient.traceEvents
+                recipient.traceEvents = []
+            }
             transaction.recipients[i] = recipient
         }
         return !pending.isEmpty && stops == pending.count ? .stop : .continue

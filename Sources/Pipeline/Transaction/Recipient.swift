@@ -94,6 +94,9 @@ public struct Recipient: Sendable, Equatable {
     /// The message as a stage changed it for this recipient only (Sieve editheader, a procmail
     /// filter recipe); nil means the transaction's message. Stored copies use it.
     public var replacedMessage: ReplacedMessage?
+    /// Trace events a recipient stage recorded for this recipient; the chain moves them into
+    /// ``Transaction/traceEvents`` after the stage (a recipient stage cannot reach the transaction).
+    public var traceEvents: [TraceEvent] = []
 
     public init(address: String, originalAddress: String? = nil, user: String? = nil) {
         self.address = address

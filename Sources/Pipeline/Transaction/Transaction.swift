@@ -35,6 +35,12 @@ public struct Transaction: Sendable {
     public let arrival: Timestamp
     /// How long each stage took, in chain order.
     public var stageTimings: [(stage: String, seconds: Double)] = []
+    /// Whether stages record ``TraceEvent``s (`mdad trace` turns it on; delivery leaves it off).
+    public var tracing = false
+    /// What the stages recorded, in order, when ``tracing`` is on.
+    public var traceEvents: [TraceEvent] = []
+    /// The stage the chain is running, for the events it records.
+    public var currentStage = ""
 
     public init(queueID: String = QueueID.make(), envelope: Envelope, recipients: [Recipient],
                 message: Message, arrival: Timestamp = .now()) {

@@ -47,11 +47,13 @@ public struct AccessStage: Stage {
     public func process(_ transaction: inout Transaction, context: StageContext) async throws -> StageVerdict {
         let sender = transaction.envelope.sender
         if AccessStage.matches(sender, senders) {
+            transaction.trace(.match, "sender <\(sender)> is in access_reject_senders")
             throw DeliveryStatus(.policyRejection, "<\(sender)>: Sender address rejected: Access denied")
         }
         for i in transaction.pendingIndices {
             let rcpt = transaction.recipients[i].address
             if AccessStage.matches(rcpt, recipients) {
+                transaction.trace(.match, "recipient is in access_reject_recipients", recipient: rcpt)
                 transaction.recipients[i].reject(
                     DeliveryStatus(.policyRejection, "<\(rcpt)>: Recipient address rejected: Access denied"))
             }

@@ -84,7 +84,15 @@ public struct AliasesStage: Stage {
         for r in transaction.recipients {
             guard r.isPending else { out.append(r); continue }
             do {
-                for final in try expand(r, logger: context) {
+                let finals = try expand(r, logger: context)
+                if transaction.tracing, finals.count != 1 || finals[0].address != r.address || finals[0].actions != r.actions {
+                    let parts = finals.map { f in
+                        f.actions.isEmpty ? "<\(f.address)>" : "<\(f.address)> (\(f.actions.map(\.description).joined(separator: ", ")))"
+                    }
+                    transaction.trace(.recipient, "expands to \(parts.isEmpty ? "nothing" : parts.joined(separator: ", "))",
+                                      recipient: r.address)
+                }
+                for final in finals {
                     // Duplicates go once (Postfix's duplicate filter), by what they do, within
                     // one envelope recipient (each RCPT is a delivery of its own).
                     let key = "\(final.envelopeIndex)|\(final.address.lowercased())|\(final.actions)"

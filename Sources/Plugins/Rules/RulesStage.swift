@@ -31,8 +31,15 @@ public struct RulesStage: RecipientStage {
 
     public func process(_ recipient: inout Recipient, of transaction: Transaction,
                         context: StageContext) async throws -> StageVerdict {
-        guard !engines.isEmpty, let user = try resolveUser(recipient) else { return .continue }
+        guard !engines.isEmpty else { return .continue }
+        guard let user = try resolveUser(recipient) else {
+            recipient.trace(.note, "no local or virtual user found: implicit keep, no rules", in: transaction)
+            return .continue
+        }
         let chosen = engines.firstIndex { $0.engine.hasUserScript(for: user) }
+        recipient.trace(.match, chosen.map { "rules engine \(engines[$0].name) runs the user's script (user \(user.name))" }
+                            ?? "no engine has a script for user \(user.name): only scripts that always run",
+                        in: transaction)
         var verdict = StageVerdict.continue
         for (i, entry) in engines.enumerated() {
             if !recipient.isPending { break }
