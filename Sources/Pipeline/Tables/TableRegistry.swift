@@ -1,5 +1,5 @@
 /// The table types mdad knows, by the prefix Postfix uses (`texthash:`, `inline:`, `static:`).
-/// Other targets register more types (`cdb:`, `pcre:`, `pgsql:`) on top of ``builtin``.
+/// Targets Pipeline cannot import add theirs (`pgsql:`) with ``contribute(_:_:)``.
 public struct TableRegistry: Sendable {
     /// Opens a table from its argument (what follows `type:`).
     public typealias Opener = @Sendable (_ argument: String, _ name: String) throws(ConfigError) -> any LookupTable
@@ -29,6 +29,7 @@ public struct TableRegistry: Sendable {
         r.register("static") { arg, name throws(ConfigError) in StaticTable(argument: arg, name: name) }
         r.register("pcre") { arg, name throws(ConfigError) in try PCRETable(path: arg, name: name, limits: pcreLimits) }
         r.register("cdb") { arg, name throws(ConfigError) in try CDBTable(source: arg, name: name) }
+        r.addContributed()
         return r
     }
 
