@@ -110,11 +110,13 @@ final class PgsqlConnections: Sendable {
         }
         configuration.options.connectTimeout = .seconds(Int64(settings.connectTimeout))
         let id = PgsqlConnections.connectionIDs.withLockedValue { $0 += 1; return $0 }
-        let future = PostgresConnection.connect(on: PgsqlConnections.group.next(), configuration: configuration,
-                                                id: id, logger: PgsqlConnections.logger)
+        let loop = PgsqlConnections.group.next()
+        let fixed = configuration
         // The connect timeout covers the TCP connect only; the deadline here covers the
         // start-up and authentication too.
-        let connection = try wait(future, seconds: settings.connectTimeout, what: "connect") { late in PgsqlConnections.close(late) }
+        let connection = try wait(on: loop, seconds: settings.connectTimeout, what: "connect", {
+            PostgresConnection.connect(on: loop, configuration: fixed, id: id, logger: PgsqlConnections.logger)
+        }, late: { late in PgsqlConnections.close(late) })
         hosts.withLockedValue { h in
             if let other = h[index].connection { PgsqlConnections.close(other) }   // another thread raced us
             h[index].connection = connection
@@ -127,7 +129,9 @@ final class PgsqlConnections: Sendable {
         var binds = PostgresBindings(capacity: parameters.count)
         for p in parameters { binds.append(UntypedText(p)) }
         let collected = NIOLockedValueBox((values: [String?](), bytes: 0))
-        let future = connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: PgsqlConnections.logger) { row in
+        let query = PostgresQuery(unsafeSQL: sql, binds: binds)
+        _ = try wait(on: connection.eventLoop, seconds: settings.queryTimeout, what: "query", {
+          connection.query(query, logger: PgsqlConnections.logger) { row in
             for cell in row {
                 let value = try PgsqlValue.text(cell)
                 try collected.withLockedValue { c in
@@ -138,34 +142,40 @@ final class PgsqlConnections: Sendable {
                     }
                 }
             }
-        }
-        _ = try wait(future, seconds: settings.queryTimeout, what: "query") { _ in }
+          }
+        }, late: { _ in })
         return collected.withLockedValue { $0.values }
     }
 
-    /// Waits for `future` from a delivery thread, at most `seconds`; what arrives too late is
-    /// handed to `late` (a connection to close).
-    private func wait<T: Sendable>(_ future: EventLoopFuture<T>, seconds: Int, what: String,
+    /// Starts `start` on `loop` and waits for its result from a delivery thread, at most
+    /// `seconds`; what arrives too late is handed to `late` (a connection to close).
+    ///
+    /// Everything is set up inside one task on the loop: every call into NIO from another
+    /// thread is a wake-up of the loop, and on a busy machine each wake-up costs a time slice.
+    private func wait<T: Sendable>(on loop: any EventLoop, seconds: Int, what: String,
+                                   _ start: @escaping @Sendable () -> EventLoopFuture<T>,
                                    late: @escaping @Sendable (T) -> Void) throws(Failure) -> T {
-        let loop = future.eventLoop
-        let promise = loop.makePromise(of: T.self)
-        let timer = loop.scheduleTask(in: .seconds(Int64(seconds))) {
-            promise.fail(Failure.link("\(what) timed out after \(seconds)s"))
-        }
-        future.whenComplete { result in
-            timer.cancel()
-            switch result {
-            case .success(let value):
-                // succeed(…) after the timer has failed the promise is ignored by NIO; then the
-                // value belongs to nobody and is given back.
-                promise.futureResult.whenFailure { _ in late(value) }
-                promise.succeed(value)
-            case .failure(let error):
-                promise.fail(error)
+        let result = loop.flatSubmit { () -> EventLoopFuture<T> in
+            let promise = loop.makePromise(of: T.self)
+            let timer = loop.scheduleTask(in: .seconds(Int64(seconds))) {
+                promise.fail(Failure.link("\(what) timed out after \(seconds)s"))
             }
+            start().hop(to: loop).whenComplete { result in
+                timer.cancel()
+                switch result {
+                case .success(let value):
+                    // succeed(…) after the timer has failed the promise is ignored by NIO;
+                    // then the value belongs to nobody and is given back.
+                    promise.futureResult.whenFailure { _ in late(value) }
+                    promise.succeed(value)
+                case .failure(let error):
+                    promise.fail(error)
+                }
+            }
+            return promise.futureResult
         }
         do {
-            return try promise.futureResult.wait()
+            return try result.wait()
         } catch let f as Failure {
             throw f
         } catch let e as PSQLError {
