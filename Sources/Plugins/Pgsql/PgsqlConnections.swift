@@ -47,8 +47,8 @@ final class PgsqlConnections: Sendable {
 
     init(_ settings: PgsqlSettings) {
         self.settings = settings
-        self.order = Array(settings.hosts.indices).shuffled()
-        self.hosts = NIOLockedValueBox(Array(repeating: Host(), count: settings.hosts.count))
+        self.order = Array(settings.endpoints.indices).shuffled()
+        self.hosts = NIOLockedValueBox(Array(repeating: Host(), count: settings.endpoints.count))
     }
 
     /// Runs the statement with its parameters and returns every column of every row, row by
@@ -60,7 +60,7 @@ final class PgsqlConnections: Sendable {
         let untried = order.filter { snapshot[$0].connection == nil && (snapshot[$0].downUntil.map { $0 <= now } ?? true) }
         let candidates = connected + untried
         guard !candidates.isEmpty else {
-            let reasons = order.map { "\(settings.hosts[$0].description): \(snapshot[$0].lastError)" }
+            let reasons = order.map { "\(settings.endpoints[$0].description): \(snapshot[$0].lastError)" }
             throw .link("every server failed in the last \(settings.retryInterval)s (\(reasons.joined(separator: "; ")))")
         }
         var errors: [String] = []
@@ -100,13 +100,12 @@ final class PgsqlConnections: Sendable {
 
     private func open(_ index: Int) throws(Failure) -> PostgresConnection {
         var configuration: PostgresConnection.Configuration
-        switch settings.hosts[index] {
+        let e = settings.endpoints[index]
+        switch e.address {
         case .inet(let host, let port):
-            configuration = .init(host: host, port: port, username: settings.user, password: settings.password,
-                                  database: settings.dbname, tls: .disable)
+            configuration = .init(host: host, port: port, username: e.user, password: e.password, database: e.dbname, tls: .disable)
         case .unix(let path):
-            configuration = .init(unixSocketPath: path, username: settings.user, password: settings.password,
-                                  database: settings.dbname)
+            configuration = .init(unixSocketPath: path, username: e.user, password: e.password, database: e.dbname)
         }
         configuration.options.connectTimeout = .seconds(Int64(settings.connectTimeout))
         let id = PgsqlConnections.connectionIDs.withLockedValue { $0 += 1; return $0 }
@@ -223,7 +222,7 @@ final class PgsqlConnections: Sendable {
         switch failure {
         case .server(let m), .link(let m), .answer(let m): message = m
         }
-        let text = "\(settings.hosts[index].description): \(message)"
+        let text = "\(settings.endpoints[index].description): \(message)"
         hosts.withLockedValue { h in
             h[index].downUntil = .now() + .seconds(Int64(settings.retryInterval))
             h[index].lastError = message

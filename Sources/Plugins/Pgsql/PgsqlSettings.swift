@@ -6,13 +6,24 @@ import Glibc
 
 /// A pgsql_table(5) configuration file: main.cf syntax, Postfix's parameter names.
 ///
-/// `hosts` (`host`, `host:port`, `inet:host:port`, `unix:/socket/directory`, several for
-/// fail-over), `user`, `password`, `dbname`, `query` (or the obsolete `select_function`,
+/// `hosts` (`host`, `host:port`, `inet:host:port`, `unix:/socket/directory`,
+/// `postgresql://user:password@host:port/dbname?host=/socket/directory`, several for fail-over), `user`, `password`, `dbname`, `query` (or the obsolete `select_function`,
 /// `table`/`select_field`/`where_field`/`additional_conditions`), `result_format`,
 /// `expansion_limit`, `domain`, `retry_interval`. mdad adds `connect_timeout` and
 /// `query_timeout` (seconds; Postfix has none and ignores them). Names Postfix does not know
 /// are ignored as Postfix ignores them.
 struct PgsqlSettings: Sendable, Equatable {
+    /// Where to connect and as whom: the file's `user`, `password` and `dbname`, or what a
+    /// `postgresql://` URI in `hosts` says (libpq reads only the URI then, and so does mdad).
+    struct Endpoint: Sendable, Equatable {
+        var address: Host
+        var user: String
+        var password: String?
+        var dbname: String
+
+        var description: String { address.description }
+    }
+
     enum Host: Sendable, Equatable {
         case inet(host: String, port: Int)
         /// The socket file itself (`directory/.s.PGSQL.port`, as libpq names it).
@@ -27,10 +38,7 @@ struct PgsqlSettings: Sendable, Equatable {
     }
 
     var file: String
-    var hosts: [Host]
-    var user: String
-    var password: String?
-    var dbname: String
+    var endpoints: [Endpoint]
     var query: String
     var resultFormat: String
     var expansionLimit: Int
@@ -83,20 +91,24 @@ struct PgsqlSettings: Sendable, Equatable {
             }
         }
         let dbname = string("dbname")
-        guard !dbname.isEmpty else {
-            throw ConfigError(file: file, "dbname is not set; expected dbname = the database name")
-        }
-        var hosts: [Host] = []
+        let user = string("user").isEmpty ? currentUserName() : string("user")
+        let password = string("password").isEmpty ? nil : string("password")
+        var endpoints: [Endpoint] = []
         let hostWords = Configuration.splitList(string("hosts"))
+        let hostsLine = values["hosts"]?.line
         for word in hostWords.isEmpty ? ["localhost"] : hostWords {
-            hosts.append(try host(word, file: file, line: values["hosts"]?.line))
+            if word.hasPrefix("postgresql://") || word.hasPrefix("postgres://") {
+                endpoints.append(try PgsqlURI.endpoint(word, file: file, line: hostsLine))
+                continue
+            }
+            // As Postfix: a host that is not a URI needs the file's dbname.
+            guard !dbname.isEmpty else {
+                throw ConfigError(file: file, "host target '\(word)' requires dbname setting; expected dbname = the database name")
+            }
+            endpoints.append(Endpoint(address: try host(word, file: file, line: hostsLine), user: user, password: password, dbname: dbname))
         }
-        let password = string("password")
         return PgsqlSettings(
-            file: file, hosts: hosts,
-            user: string("user").isEmpty ? currentUserName() : string("user"),
-            password: password.isEmpty ? nil : password,
-            dbname: dbname, query: query,
+            file: file, endpoints: endpoints, query: query,
             resultFormat: string("result_format", "%s"),
             expansionLimit: try integer("expansion_limit", 0, min: 0),
             domains: Configuration.splitList(string("domain")),
@@ -107,9 +119,6 @@ struct PgsqlSettings: Sendable, Equatable {
 
     /// One `hosts` word, read the way Postfix and libpq read it.
     static func host(_ word: String, file: String, line: Int?) throws(ConfigError) -> Host {
-        if word.hasPrefix("postgresql:") || word.hasPrefix("postgres:") {
-            throw ConfigError(file: file, line: line, "connection URIs in hosts are not supported yet (\"\(word)\"); expected host, host:port or unix:/directory")
-        }
         var w = Substring(word)
         if w.hasPrefix("unix:") || w.hasPrefix("inet:") { w = w.dropFirst(5) }
         if w.hasPrefix("/") {
