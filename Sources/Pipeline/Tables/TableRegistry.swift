@@ -47,7 +47,9 @@ public struct TableRegistry: Sendable {
         let type = String(spec[..<colon])
         guard let opener = openers[type] else {
             let known = openers.keys.sorted().joined(separator: ", ")
-            throw ConfigError("unsupported table type \"\(type)\" in \"\(spec)\"; expected one of: \(known)")
+            // mdad-deliver leaves out the PostgreSQL client to start faster.
+            let hint = type == "pgsql" ? " (pgsql: tables need the mdad program: mdad deliver, not mdad-deliver)" : ""
+            throw ConfigError("unsupported table type \"\(type)\" in \"\(spec)\"; expected one of: \(known)\(hint)")
         }
         return try opener(String(spec[spec.index(after: colon)...]), spec)
     }
