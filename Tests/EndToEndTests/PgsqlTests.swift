@@ -28,7 +28,7 @@ struct PgsqlTests {
           ('alice', 'example.com', 'example.com/alice/', 5001, true),
           ('bob', 'example.com', 'example.com/bob/', 5002, false),
           ('carol', 'sub.example.com', 'sub.example.com/carol/', 5003, true);
-        GRANT SELECT ON aliases, mailboxes TO mdad;
+        GRANT SELECT ON aliases, mailboxes TO mdad, tlsonly;
         """
 
     /// Loads the schema once (the server is shared by every test in the suite).
@@ -278,6 +278,46 @@ struct PgsqlTests {
         #expect(Date().timeIntervalSince(start) < 4)
     }
 
+    @Test func tlsAsLibpqSslmode() throws {
+        let server = try Self.server()
+        let dir = try Self.directory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let etc = dir.appendingPathComponent("etc").path
+        let db = PostgresServer.database, pw = "s3cret%20pw"
+        func uri(_ host: String, _ query: String) -> String { "postgresql://tlsonly:\(pw)@\(host):\(server.port)/\(db)?\(query)" }
+        // (name, hosts, whether it must answer); `tlsonly` is refused without TLS.
+        let cases: [(String, String, Bool)] = [
+            ("prefer", uri("127.0.0.1", "sslmode=prefer"), true),
+            ("require", uri("127.0.0.1", "sslmode=require"), true),
+            ("disable", uri("127.0.0.1", "sslmode=disable"), false),
+            ("verifyfull", uri("localhost", "sslmode=verify-full&sslrootcert=\(server.certificate)"), true),
+            ("verifyca", uri("127.0.0.1", "sslmode=verify-ca&sslrootcert=\(server.certificate)"), true),
+            ("wrongname", uri("127.0.0.1", "sslmode=verify-full&sslrootcert=\(server.certificate)"), false),
+            ("untrusted", uri("localhost", "sslmode=verify-full&sslrootcert=/etc/ssl/certs/ca-certificates.crt"), false),
+        ]
+        var agree = 0
+        var differences: [String] = []
+        for (name, hosts, answers) in cases {
+            let file = try server.tableFile(dir, name + ".cf", Self.tables["plain"]!, hosts: hosts)
+            let t = try Self.open(file)
+            if answers {
+                #expect(try t.lookup("postmaster@example.com") == "root@example.com", "\(name)")
+            } else {
+                #expect(throws: TableError.self, "\(name)") { try t.lookup("postmaster@example.com") }
+            }
+            // Postfix's libpq, given the same file.
+            let p = try PostgresServer.run(["/usr/sbin/postmap", "-c", etc, "-q", "postmaster@example.com", "pgsql:" + file])
+            if (p.status == 0) == answers { agree += 1 } else { differences.append("\(name): postfix \(p.status) \(p.stderr)") }
+        }
+        print("pgsql TLS against postfix-pgsql: \(agree)/\(cases.count) sslmode cases agree; differences: \(differences.isEmpty ? "none" : differences.joined(separator: "; "))")
+        #expect(agree == cases.count)
+        // A host that is not a URI prefers TLS, as libpq does.
+        let plainHost = try server.tableFile(dir, "plainhost.cf", Self.tables["plain"]!)
+        let text = try String(contentsOfFile: plainHost, encoding: .utf8).replacingOccurrences(of: "user = mdad", with: "user = tlsonly")
+        try text.write(toFile: plainHost, atomically: true, encoding: .utf8)
+        #expect(try Self.open(plainHost).lookup("postmaster@example.com") == "root@example.com")
+    }
+
     @Test func configurationErrorsNameTheFile() throws {
         let dir = try Self.directory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -288,7 +328,8 @@ struct PgsqlTests {
             ("badexp.cf", "dbname = x\nquery = SELECT a FROM t WHERE k = '%x'\n", "%x"),
             ("badport.cf", "dbname = x\nhosts = db:99999\nquery = SELECT 1\n", "port"),
             ("quote.cf", "dbname = x\nquery = SELECT a FROM t WHERE k = '%s\n", "quote"),
-            ("tls.cf", "hosts = postgresql://db/x?sslmode=require\nquery = SELECT 1\n", "sslmode"),
+            ("tls.cf", "hosts = postgresql://db/x?sslmode=sometimes\nquery = SELECT 1\n", "sslmode"),
+            ("root.cf", "hosts = postgresql://db/x?sslmode=verify-ca&sslrootcert=/nonexistent/root.crt\nquery = SELECT 1\n", "TLS"),
             ("uriport.cf", "hosts = postgresql://db:0/x\nquery = SELECT 1\n", "port"),
             ("ident.cf", "dbname = x\nquery = SELECT \"%s\" FROM t\n", "identifier"),
         ]

@@ -18,6 +18,8 @@ final class PostgresServer: Sendable {
     let prefix: [String]
     var socketDirectory: String { root + "/socket" }
     var socketFile: String { socketDirectory + "/.s.PGSQL.\(port)" }
+    /// The server's self-signed certificate (CN and subjectAltName localhost).
+    var certificate: String { root + "/data/server.crt" }
 
     /// The user and password the tables log in with (over TCP, with scram-sha-256).
     static let user = "mdad"
@@ -59,6 +61,16 @@ final class PostgresServer: Sendable {
                                        "--auth=trust", "--no-sync"])
         guard initdb.status == 0 else { throw SkipReason("initdb failed: \(initdb.stderr)") }
         let port = try freeLoopbackPort()
+        // A self-signed certificate for localhost: TLS on, and the `tlsonly` role refused
+        // without it.
+        let cert = try run(["/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                            "-keyout", data + "/server.key", "-out", data + "/server.crt"])
+        guard cert.status == 0 else { throw SkipReason("openssl req failed: \(cert.stderr)") }
+        chmod(data + "/server.key", 0o600)
+        if getuid() == 0, let pw = getpwnam("postgres") {
+            for f in ["/server.key", "/server.crt"] { chown(data + f, pw.pointee.pw_uid, pw.pointee.pw_gid) }
+        }
         let conf = """
             listen_addresses = '127.0.0.1'
             port = \(port)
@@ -69,11 +81,15 @@ final class PostgresServer: Sendable {
             max_connections = 60
             shared_buffers = 16MB
             logging_collector = off
+            ssl = on
+            ssl_cert_file = 'server.crt'
+            ssl_key_file = 'server.key'
 
             """
         let hba = """
             local all all trust
             host all postgres 127.0.0.1/32 trust
+            hostnossl all tlsonly 127.0.0.1/32 reject
             host all all 127.0.0.1/32 scram-sha-256
 
             """
@@ -106,6 +122,7 @@ final class PostgresServer: Sendable {
         // CREATE DATABASE cannot share psql's transaction with other statements.
         try server.psql("CREATE ROLE \(user) LOGIN PASSWORD '\(password)'", database: "postgres")
         try server.psql("CREATE DATABASE \(database) OWNER \(user)", database: "postgres")
+        try server.psql("CREATE ROLE tlsonly LOGIN PASSWORD '\(password)'", database: "postgres")
         return server
     }
 

@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Pipeline
 import PostgresNIO
 
@@ -45,8 +46,29 @@ final class PgsqlConnections: Sendable {
     let order: [Int]
     let hosts: NIOLockedValueBox<[Host]>
 
-    init(_ settings: PgsqlSettings) {
+    /// One TLS context per endpoint (nil: no TLS), made when the table is opened.
+    let tlsContexts: [NIOSSLContext?]
+
+    init(_ settings: PgsqlSettings) throws(ConfigError) {
         self.settings = settings
+        var contexts: [NIOSSLContext?] = []
+        for e in settings.endpoints {
+            var c = TLSConfiguration.makeClientConfiguration()
+            var root: String?
+            switch e.tls {
+            case .disable: contexts.append(nil); continue
+            case .prefer, .require: c.certificateVerification = .none
+            case .verifyCA(let r): c.certificateVerification = .noHostnameVerification; root = r
+            case .verifyFull(let r): c.certificateVerification = .fullVerification; root = r
+            }
+            if let root { c.trustRoots = .file(root) }
+            do {
+                contexts.append(try NIOSSLContext(configuration: c))
+            } catch {
+                throw ConfigError(file: settings.file, "TLS set-up for \(e.description): \(error)")
+            }
+        }
+        self.tlsContexts = contexts
         self.order = Array(settings.endpoints.indices).shuffled()
         self.hosts = NIOLockedValueBox(Array(repeating: Host(), count: settings.endpoints.count))
     }
@@ -103,7 +125,13 @@ final class PgsqlConnections: Sendable {
         let e = settings.endpoints[index]
         switch e.address {
         case .inet(let host, let port):
-            configuration = .init(host: host, port: port, username: e.user, password: e.password, database: e.dbname, tls: .disable)
+            let tls: PostgresConnection.Configuration.TLS
+            switch (e.tls, tlsContexts[index]) {
+            case (.prefer, let context?): tls = .prefer(context)
+            case (.disable, _), (_, nil): tls = .disable
+            case (_, let context?): tls = .require(context)
+            }
+            configuration = .init(host: host, port: port, username: e.user, password: e.password, database: e.dbname, tls: tls)
         case .unix(let path):
             configuration = .init(unixSocketPath: path, username: e.user, password: e.password, database: e.dbname)
         }

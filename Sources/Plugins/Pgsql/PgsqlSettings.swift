@@ -20,8 +20,21 @@ struct PgsqlSettings: Sendable, Equatable {
         var user: String
         var password: String?
         var dbname: String
+        /// libpq's sslmode: `prefer` unless a URI says otherwise (never over a UNIX socket).
+        var tls: TLSMode = .prefer
 
         var description: String { address.description }
+    }
+
+    /// libpq's sslmode values. `prefer` and `require` encrypt without checking the server's
+    /// certificate (as libpq does without a root certificate); `verify-ca` checks it against
+    /// `sslrootcert` (the system's roots when none is named), `verify-full` the host name too.
+    enum TLSMode: Sendable, Equatable {
+        case disable
+        case prefer
+        case require
+        case verifyCA(rootCertificate: String?)
+        case verifyFull(rootCertificate: String?)
     }
 
     enum Host: Sendable, Equatable {

@@ -26,7 +26,7 @@ public struct PgsqlLookupTable: LookupTable {
         template = try PgsqlQueryTemplate(settings.query, file: path)
         resultFormat = try PgsqlResultFormat(settings.resultFormat, file: path)
         domains = try PgsqlDomainList(settings.domains, file: path)
-        connections = PgsqlConnections(settings)
+        connections = try PgsqlConnections(settings)
     }
 
     public func lookup(_ key: String) throws(TableError) -> String? {

@@ -4,7 +4,7 @@ import Pipeline
 /// URIs"): `postgresql://[user[:password]@][host][:port][/dbname][?param=value&…]`, with
 /// percent-encoding, `host=/socket/directory` and `port=` among the parameters. Only the URI
 /// counts for such a host: the file's `user`, `password` and `dbname` are not used, as with
-/// Postfix. mdad speaks to the server without TLS, so `sslmode` may only ask for that.
+/// Postfix. `sslmode` and `sslrootcert` choose TLS as libpq does (see ``PgsqlSettings/TLSMode``).
 enum PgsqlURI {
     static func endpoint(_ uri: String, file: String, line: Int?) throws(ConfigError) -> PgsqlSettings.Endpoint {
         func fail(_ why: String) -> ConfigError {
@@ -39,6 +39,7 @@ enum PgsqlURI {
             host = try decode(rest, fail)
         }
         var dbname = path.isEmpty ? nil : try decode(path, fail)
+        var sslmode = "prefer", rootCertificate: String?
 
         for pair in query.split(separator: "&") where !pair.isEmpty {
             guard let eq = pair.firstIndex(of: "=") else { throw fail("expected name=value in \"\(pair)\"") }
@@ -49,16 +50,23 @@ enum PgsqlURI {
             case "user": user = value
             case "password": password = value
             case "dbname": dbname = value
-            case "sslmode":
-                guard ["disable", "allow", "prefer"].contains(value) else {
-                    throw fail("sslmode=\(value): mdad does not speak TLS to PostgreSQL yet; expected disable, allow or prefer")
-                }
+            case "sslmode": sslmode = value
+            case "sslrootcert": rootCertificate = value
             case "application_name", "fallback_application_name", "connect_timeout", "client_encoding", "keepalives",
                  "keepalives_idle", "keepalives_interval", "keepalives_count", "target_session_attrs":
                 break   // accepted, without effect in mdad (connect_timeout comes from the table file)
             default:
-                throw fail("unknown parameter \"\(name)\"; expected host, port, user, password, dbname or sslmode")
+                throw fail("unknown parameter \"\(name)\"; expected host, port, user, password, dbname, sslmode or sslrootcert")
             }
+        }
+        let tls: PgsqlSettings.TLSMode
+        switch sslmode {
+        case "disable": tls = .disable
+        case "allow", "prefer": tls = .prefer
+        case "require": tls = .require
+        case "verify-ca": tls = .verifyCA(rootCertificate: rootCertificate)
+        case "verify-full": tls = .verifyFull(rootCertificate: rootCertificate)
+        default: throw fail("sslmode=\(sslmode); expected disable, allow, prefer, require, verify-ca or verify-full")
         }
         let p = port ?? PgsqlSettings.defaultPort
         let address: PgsqlSettings.Host
@@ -71,7 +79,7 @@ enum PgsqlURI {
         let u = (user?.isEmpty ?? true) ? PgsqlSettings.currentUserName() : user!
         // libpq's default database is the user name.
         return .init(address: address, user: u, password: (password?.isEmpty ?? true) ? nil : password,
-                     dbname: (dbname?.isEmpty ?? true) ? u : dbname!)
+                     dbname: (dbname?.isEmpty ?? true) ? u : dbname!, tls: tls)
     }
 
     static func number(_ text: Substring, _ fail: (String) -> ConfigError) throws(ConfigError) -> Int {
