@@ -47,7 +47,8 @@ final class PostgresServer: Sendable {
 
     static func start() throws -> PostgresServer {
         let bin = try binDirectory()
-        let root = NSTemporaryDirectory() + "mdad-pg-\(UUID().uuidString.prefix(8))"
+        // Under /tmp when root: the postgres user must be able to reach it ($TMPDIR may not be).
+        let root = (getuid() == 0 ? "/tmp/" : NSTemporaryDirectory()) + "mdad-pg-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: root + "/socket", withIntermediateDirectories: true)
         var prefix: [String] = []
         if getuid() == 0 {
