@@ -21,6 +21,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        // TLS to PostgreSQL (postgres-nio takes an NIOSSLContext); already in the graph through postgres-nio.
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // The core: message model, envelope and transaction, stages and the chain runner,
@@ -42,6 +45,24 @@ let package = Package(
         .target(
             name: "Plugins",
             dependencies: ["Pipeline", "CSystemShims", .product(name: "Logging", package: "swift-log")],
+            exclude: ["Pgsql"],
+            swiftSettings: strict
+        ),
+        // `pgsql:` tables (pgsql_table(5)) through postgres-nio. A target of its own inside
+        // Plugins so that mdad-deliver, whose start-up is part of every delivery, does not link
+        // NIO, TLS and Foundation; the programs that want it register it (PgsqlTableType.register()).
+        .target(
+            name: "PgsqlTable",
+            dependencies: [
+                "Pipeline",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Plugins/Pgsql",
             swiftSettings: strict
         ),
         // What a stage author needs to test a stage in a few lines.
@@ -70,7 +91,7 @@ let package = Package(
         .executableTarget(
             name: "mdad",
             dependencies: [
-                "Pipeline", "Plugins", "LMTPServer",
+                "Pipeline", "Plugins", "LMTPServer", "PgsqlTable",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -90,7 +111,7 @@ let package = Package(
         .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets"], resources: [.copy("Corpus")]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["Pipeline", "Plugins", "mdad", "mdad-deliver"],
+            dependencies: ["Pipeline", "Plugins", "PgsqlTable", "mdad", "mdad-deliver"],
             exclude: ["Scripts"],
             resources: [.copy("Corpus"), .copy("imap_fetch.py")]
         ),

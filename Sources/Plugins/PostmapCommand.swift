@@ -66,6 +66,10 @@ public enum PostmapCommand {
         }
         for spec in o.tables {
             let (type, name) = split(spec, defaultType: defaultType)
+            if type == "pgsql" {
+                say("\(prog): fatal: unsupported dictionary type: pgsql does not support bulk-mode creation.")
+                return 1
+            }
             guard type == "cdb" else {
                 say("\(prog): fatal: unsupported dictionary type for building: \(type); expected cdb (texthash tables need no building)")
                 return 1
@@ -135,16 +139,25 @@ public enum PostmapCommand {
                 return 1
             }
         }
-        func find(_ k: String) -> String? {
+        // A table that cannot answer (a database down) is fatal, as in Postfix: never "not found".
+        func find(_ k: String) throws(TableError) -> String? {
             for t in tables {
-                if let v = try? t.lookup(k) { return v }
+                if let v = try t.lookup(k) { return v }
             }
             return nil
         }
+        func fatal(_ error: TableError) -> Int32 {
+            say("\(prog): fatal: table \(error.table): query error: \(error.message)")
+            return 1
+        }
         if key != "-" {
-            guard let v = find(key) else { return 1 }
-            say(v, fd: 1)
-            return 0
+            do {
+                guard let v = try find(key) else { return 1 }
+                say(v, fd: 1)
+                return 0
+            } catch {
+                return fatal(error)
+            }
         }
         var found = false
         var input: [UInt8] = []
@@ -155,7 +168,7 @@ public enum PostmapCommand {
         // cdb tables are answered on bytes, without building Strings for each key.
         let cdbTables = tables.compactMap { $0 as? CDBTable }
         var folded: [UInt8] = []
-        func answer(_ line: ArraySlice<UInt8>) {
+        func answer(_ line: ArraySlice<UInt8>) throws(TableError) {
             var l = line
             if l.last == 13 { l = l.dropLast() }
             if cdbTables.count == tables.count {
@@ -174,25 +187,30 @@ public enum PostmapCommand {
                 }
             } else {
                 let k = String(decoding: l, as: UTF8.self)
-                if let v = find(k) {
+                if let v = try find(k) {
                     found = true
                     output += Array(k.utf8) + separator + Array(v.utf8) + [10]
                 }
             }
             if output.count > 65536 { try? Posix.writeAll(1, output); output.removeAll(keepingCapacity: true) }
         }
-        while true {
-            let n = buffer.withUnsafeMutableBytes { (try? Posix.read(0, into: $0)) ?? 0 }
-            if n <= 0 { break }
-            input += buffer[0..<n]
-            var start = 0
-            while let nl = input[start...].firstIndex(of: 10) {
-                answer(input[start..<nl])
-                start = nl + 1
+        do throws(TableError) {
+            while true {
+                let n = buffer.withUnsafeMutableBytes { (try? Posix.read(0, into: $0)) ?? 0 }
+                if n <= 0 { break }
+                input += buffer[0..<n]
+                var start = 0
+                while let nl = input[start...].firstIndex(of: 10) {
+                    try answer(input[start..<nl])
+                    start = nl + 1
+                }
+                input.removeFirst(start)
             }
-            input.removeFirst(start)
+            if !input.isEmpty { try answer(input[...]) }
+        } catch {
+            try? Posix.writeAll(1, output)
+            return fatal(error)
         }
-        if !input.isEmpty { answer(input[...]) }
         try? Posix.writeAll(1, output)
         return found ? 0 : 1
     }

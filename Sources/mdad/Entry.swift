@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import PgsqlTable
 import Pipeline
 import Plugins
 
@@ -9,6 +10,8 @@ import Plugins
 enum Entry {
     static func main() async {
         LocalDeliveryAgent.prepareProcess()
+        // `pgsql:` tables for every table this process opens (deliver, serve, postmap).
+        PgsqlTableType.register()
 
         let arguments = CommandLine.arguments
         let programName = arguments.first.map { String($0.split(separator: "/").last ?? "") } ?? "mdad"

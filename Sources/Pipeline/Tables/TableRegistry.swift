@@ -1,5 +1,5 @@
 /// The table types mdad knows, by the prefix Postfix uses (`texthash:`, `inline:`, `static:`).
-/// Other targets register more types (`cdb:`, `pcre:`, `pgsql:`) on top of ``builtin``.
+/// Targets Pipeline cannot import add theirs (`pgsql:`) with ``contribute(_:_:)``.
 public struct TableRegistry: Sendable {
     /// Opens a table from its argument (what follows `type:`).
     public typealias Opener = @Sendable (_ argument: String, _ name: String) throws(ConfigError) -> any LookupTable
@@ -30,6 +30,7 @@ public struct TableRegistry: Sendable {
         r.register("pcre") { arg, name throws(ConfigError) in try PCRETable(path: arg, name: name, limits: pcreLimits) }
         r.register("cdb") { arg, name throws(ConfigError) in try CDBTable(source: arg, name: name) }
         r.register("passwd-file") { arg, name throws(ConfigError) in try PasswdFileTable(path: arg, name: name) }
+        r.addContributed()
         return r
     }
 
@@ -47,7 +48,9 @@ public struct TableRegistry: Sendable {
         let type = String(spec[..<colon])
         guard let opener = openers[type] else {
             let known = openers.keys.sorted().joined(separator: ", ")
-            throw ConfigError("unsupported table type \"\(type)\" in \"\(spec)\"; expected one of: \(known)")
+            // mdad-deliver leaves out the PostgreSQL client to start faster.
+            let hint = type == "pgsql" ? " (pgsql: tables need the mdad program: mdad deliver, not mdad-deliver)" : ""
+            throw ConfigError("unsupported table type \"\(type)\" in \"\(spec)\"; expected one of: \(known)\(hint)")
         }
         return try opener(String(spec[spec.index(after: colon)...]), spec)
     }
