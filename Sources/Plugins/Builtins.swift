@@ -11,6 +11,7 @@ extension StageRegistry {
                           parameters: RulesStage.parameters + RulesEngineRegistry.builtin.parameters) {
             try RulesStage(configuration: $0, registry: .builtin)
         }
+        registry.registerParameters(of: "relay", RelayParameters.all)
         return registry
     }
 }
