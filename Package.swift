@@ -101,7 +101,6 @@ let package = Package(
         ),
         .testTarget(name: "PluginsTests", dependencies: ["Plugins", "Pipeline", "PipelineTestKit"]),
         .testTarget(name: "LMTPServerTests", dependencies: ["LMTPServer", "Pipeline"]),
-        .testTarget(name: "RelayClientTests", dependencies: ["RelayClient", "Plugins", "Pipeline"]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["Pipeline", "Plugins", "mdad", "mdad-deliver"],
