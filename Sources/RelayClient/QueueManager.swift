@@ -111,11 +111,11 @@ public final class QueueManager: Service, Sendable {
                                      commandTimeout: Int64(relay.commandTimeout), dataDoneTimeout: Int64(relay.dataDoneTimeout))
                 switch await SMTPConnection.open(e) {
                 case .success(let c): connection = c
-                case .failure(let o):
+                case .failure(let f):
                     // The destination is down: this job and every other waiting for it are deferred
                     // now, rather than each trying again (Postfix's dead destination).
-                    await scheduler.complete(job, .failed(o), relay: "\(destination.host)[]:\(destination.port)", peer: destination.host)
-                    await scheduler.suspend(destination.key, o)
+                    await scheduler.complete(job, .failed(f.outcome), relay: f.relay, peer: f.peer)
+                    await scheduler.suspend(destination.key, f.outcome, peer: f.peer)
                     continue
                 }
             }

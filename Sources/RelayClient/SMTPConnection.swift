@@ -77,8 +77,16 @@ public final class SMTPConnection: Sendable {
 
     public var isUsable: Bool { channel.isActive && handler.usable.withLockedValue { $0 } }
 
+    /// Why a connection could not be opened, with the peer it was to (`host[address]`) when
+    /// the TCP connection was made.
+    public struct OpenFailure: Error, Sendable {
+        public var outcome: SMTPOutcome
+        public var relay: String
+        public var peer: String
+    }
+
     /// Connects and waits for the greeting, EHLO, STARTTLS and AUTH to be done.
-    public static func open(_ e: SMTPEndpoint, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async -> Result<SMTPConnection, SMTPOutcome> {
+    public static func open(_ e: SMTPEndpoint, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async -> Result<SMTPConnection, OpenFailure> {
         let handler = SMTPClientHandler(endpoint: e)
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(.seconds(e.connectTimeout))
@@ -95,14 +103,16 @@ public final class SMTPConnection: Sendable {
         do {
             channel = try await bootstrap.connect(host: e.host, port: e.port).get()
         } catch {
-            return .failure(SMTPOutcome(status: .init(4, 4, 1), detail: "connect to \(e.host)[:\(e.port)]: \(Self.describe(error))"))
+            return .failure(OpenFailure(outcome: SMTPOutcome(status: .init(4, 4, 1), detail: "connect to \(e.host)[:\(e.port)]: \(Self.describe(error))"),
+                                        relay: "none", peer: e.host))
         }
         let ip = channel.remoteAddress?.ipAddress ?? "?"
         let conn = SMTPConnection(channel: channel, handler: handler, relay: "\(e.host)[\(ip)]:\(e.port)", peer: "\(e.host)[\(ip)]")
         switch await handler.wait(on: channel) {
         case .ready: return .success(conn)
-        case .failed(let o): return .failure(o)
-        case .done: return .failure(SMTPOutcome(status: .temporaryFailure, detail: "unexpected state of %s"))
+        case .failed(let o): return .failure(OpenFailure(outcome: o, relay: conn.relay, peer: conn.peer))
+        case .done: return .failure(OpenFailure(outcome: SMTPOutcome(status: .temporaryFailure, detail: "unexpected state of %s"),
+                                                relay: conn.relay, peer: conn.peer))
         }
     }
 
@@ -203,7 +213,7 @@ final class SMTPClientHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if error is NIOSSLError || error is BoringSSLError {
+        if session.isNegotiatingTLS || error is NIOSSLError || error is NIOSSLExtraError || error is BoringSSLError {
             perform(session.tlsFailed("\(error)"), context)
         } else {
             perform(session.connectionClosed(), context)

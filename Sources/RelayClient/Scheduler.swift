@@ -43,7 +43,7 @@ actor Scheduler {
     var waiting: [String: [Job]] = [:]
     var workers: [String: Int] = [:]
     /// Destinations found down, until when, and why.
-    var suspended: [String: (until: Int, outcome: SMTPOutcome)] = [:]
+    var suspended: [String: (until: Int, outcome: SMTPOutcome, peer: String)] = [:]
     var stopped = false
 
     init(store: QueueStore, relay: RelayConfiguration, log: Maillog) {
@@ -97,10 +97,7 @@ actor Scheduler {
                 size: file.messageSize, eightBit: eightBit, envid: file.envid, ret: file.ret)
             let job = Job(id: id, destination: d, recipients: idx, envelope: env, offset: file.messageOffset, size: file.messageSize)
             if let s = suspended[d.key], s.until > now {
-                var o = s.outcome
-                o.detail = "delivery temporarily suspended: " + (o.reply != nil ? o.reason(peer: d.host) : o.detail)
-                o.reply = nil
-                record(job, .failed(o), relay: "none", peer: d.host)
+                record(job, .failed(Self.suspension(s.outcome, peer: s.peer)), relay: "none", peer: s.peer)
                 continue
             }
             waiting[d.key, default: []].append(job)
@@ -129,14 +126,20 @@ actor Scheduler {
     }
 
     /// A destination did not answer: every job waiting for it is deferred without a try.
-    func suspend(_ key: String, _ o: SMTPOutcome) {
+    func suspend(_ key: String, _ o: SMTPOutcome, peer: String) {
         let until = Int(time(nil)) + max(1, relay.minimalBackoff / 2)
-        suspended[key] = (until, o)
+        suspended[key] = (until, o, peer)
         let jobs = waiting[key] ?? []
         waiting[key] = []
+        for j in jobs { record(j, .failed(Self.suspension(o, peer: peer)), relay: "none", peer: peer) }
+    }
+
+    /// Postfix's words for mail not tried because its destination just failed.
+    static func suspension(_ o: SMTPOutcome, peer: String) -> SMTPOutcome {
         var s = o
-        s.detail = "delivery temporarily suspended: " + o.detail
-        for j in jobs { record(j, .failed(s), relay: "none", peer: j.destination.host) }
+        s.detail = "delivery temporarily suspended: " + o.reason(peer: peer)
+        s.reply = nil
+        return s
     }
 
     func complete(_ job: Job, _ event: SMTPConnection.Event, relay r: String, peer: String) {

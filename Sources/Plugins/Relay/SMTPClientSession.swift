@@ -208,8 +208,12 @@ public struct SMTPClientSession: Sendable {
         return fail(SMTPOutcome(status: .init(4, 4, 2), detail: "conversation with %s timed out while \(activity)"))
     }
 
+    /// Between the server's 220 to STARTTLS and the end of the handshake.
+    public var isNegotiatingTLS: Bool { state == .tlsHandshake }
+
     var activity: String {
         if state == .body { return "sending message body" }
+        if state == .tlsHandshake { return "performing the TLS handshake" }
         switch expected.first {
         case .greeting: return "receiving the initial server greeting"
         case .ehlo, .helo: return "performing the EHLO handshake"
