@@ -170,7 +170,11 @@ public enum SendmailCommand {
             added.append(f)
         }
         let transport: QueueTransport
-        do { transport = QueueTransport(store: try QueueStore(configuration: config)) } catch {
+        do {
+            transport = QueueTransport(store: try QueueStore(configuration: config))
+            // root may make the queue (as `postfix start` does); an ordinary user needs it made.
+            if geteuid() == 0 && !Posix.isDirectory(transport.store.directory + "/incoming") { try transport.store.create() }
+        } catch {
             say("fatal: \(error)")
             return SysExit.config.rawValue
         }
