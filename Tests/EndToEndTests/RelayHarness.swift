@@ -1,10 +1,13 @@
 import Foundation
 import Testing
 
-/// Starts a long-running program in the background with an empty signal mask and default
-/// handlers (this process's threads block SIGTERM), /dev/null as input and `output` as
-/// standard output and error; returns its PID. The caller stops it with ``stopChild(_:signal:)``.
-func spawnChild(_ tool: String, _ args: [String], environment: [String] = ["PATH=/usr/bin:/bin:/usr/sbin:/sbin", "LANG=C"],
+/// Starts a program with an empty signal mask and default handlers (this process's threads
+/// block SIGTERM, and a daemon keeps the mask it inherits), /dev/null as input, `output` as
+/// standard output and error (appended), no other descriptor of ours, and `environment` (nil:
+/// this process's); returns its PID. Not with Foundation's `Process`: a daemon inherits the
+/// descriptor `Process` watches and `waitUntilExit` never returns. Long-running children are
+/// stopped with ``stopChild(_:signal:)``.
+func spawnChild(_ tool: String, _ args: [String], environment: [String]? = ["PATH=/usr/bin:/bin:/usr/sbin:/sbin", "LANG=C"],
                 output: String) throws -> pid_t {
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)
@@ -26,10 +29,10 @@ func spawnChild(_ tool: String, _ args: [String], environment: [String] = ["PATH
     let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
     for fd in open.compactMap(Int32.init) where fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
     let argv: [UnsafeMutablePointer<CChar>?] = ([tool] + args).map { strdup($0) } + [nil]
-    let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
-    defer { for a in argv + envp { free(a) } }
+    let envp: [UnsafeMutablePointer<CChar>?]? = environment.map { $0.map { strdup($0) } + [nil] }
+    defer { for a in argv + (envp ?? []) { free(a) } }
     var pid: pid_t = 0
-    let rc = posix_spawn(&pid, tool, &actions, &attributes, argv, envp)
+    let rc = envp.map { posix_spawn(&pid, tool, &actions, &attributes, argv, $0) } ?? posix_spawn(&pid, tool, &actions, &attributes, argv, environ)
     guard rc == 0 else { throw SkipReason("posix_spawn \(tool): \(String(cString: strerror(rc)))") }
     return pid
 }

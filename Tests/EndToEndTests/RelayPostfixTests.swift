@@ -104,17 +104,8 @@ final class PostfixRelay {
 
             """
         try main.write(to: root.appendingPathComponent("etc/main.cf"), atomically: true, encoding: .utf8)
-        let services = [
-            "127.0.0.1:\(port) inet n - n - - smtpd",
-            "pickup unix n - n 60 1 pickup", "cleanup unix n - n - 0 cleanup", "qmgr unix n - n 300 1 qmgr",
-            "rewrite unix - - n - - trivial-rewrite", "bounce unix - - n - 0 bounce",
-            "defer unix - - n - 0 bounce", "trace unix - - n - 0 bounce", "verify unix - - n - 1 verify",
-            "flush unix n - n 1000? 0 flush", "proxymap unix - - n - - proxymap", "smtp unix - - n - - smtp",
-            "relay unix - - n - - smtp", "showq unix n - n - - showq", "error unix - - n - - error",
-            "retry unix - - n - - error", "discard unix - - n - - discard", "local unix - n n - - local",
-            "virtual unix - n n - - virtual", "anvil unix - - n - 1 anvil", "scache unix - - n - 1 scache",
-            "tlsmgr unix - - n 1000? 1 tlsmgr", "postlog unix-dgram n - n - 1 postlogd",
-        ]
+        let services = ["127.0.0.1:\(port) inet n - n - - smtpd", "virtual unix - n n - - virtual", "tlsmgr unix - - n 1000? 1 tlsmgr"]
+            + PostfixInstance.services
         try (services.joined(separator: "\n") + "\n").write(to: root.appendingPathComponent("etc/master.cf"), atomically: true, encoding: .utf8)
         let start = Process()
         start.executableURL = URL(fileURLWithPath: "/usr/sbin/postfix")

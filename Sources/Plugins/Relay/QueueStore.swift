@@ -167,16 +167,20 @@ public struct QueueStore: Sendable {
 
     /// The queue IDs in one state (files being written, `.ID`, are left out).
     public func list(_ state: State) -> [String] {
+        names(in: state).filter(Self.isQueueID).sorted()
+    }
+
+    /// Every name in a state's directory.
+    func names(in state: State) -> [String] {
         guard let dir = opendir("\(directory)/\(state.rawValue)") else { return [] }
         defer { closedir(dir) }
-        var ids: [String] = []
+        var names: [String] = []
         while let e = readdir(dir) {
-            let name = withUnsafePointer(to: e.pointee.d_name) {
+            names.append(withUnsafePointer(to: e.pointee.d_name) {
                 $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if Self.isQueueID(name) { ids.append(name) }
+            })
         }
-        return ids.sorted()
+        return names
     }
 
     /// The mtime of a queue file (for deferred: when it is next due), or nil.
@@ -198,15 +202,7 @@ public struct QueueStore: Sendable {
         var moved = 0
         for id in list(.active) where (try? move(id, from: .active, to: .incoming)) == true { moved += 1 }
         for state in [State.incoming, .maildrop] {
-            guard let dir = opendir("\(directory)/\(state.rawValue)") else { continue }
-            var stale: [String] = []
-            while let e = readdir(dir) {
-                let name = withUnsafePointer(to: e.pointee.d_name) {
-                    $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-                }
-                if name.hasPrefix("."), name.count > 2, Self.isQueueID(String(name.dropFirst())) { stale.append(name) }
-            }
-            closedir(dir)
+            let stale = names(in: state).filter { $0.hasPrefix(".") && $0.count > 2 && Self.isQueueID(String($0.dropFirst())) }
             // Only the queue manager runs this, at start-up; a writer still busy (mdad sendmail)
             // keeps its file for an hour.
             let now = Int(time(nil))
