@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Dispatch
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -23,6 +24,7 @@ public final class QueueManager: Service, Sendable {
     let log: Maillog
     let tls: NIOSSLContext?
     let scheduler: Scheduler
+    let resolver: Resolver
     let woken = NIOLockedValueBox(false)
     let stopping = NIOLockedValueBox(false)
 
@@ -32,6 +34,7 @@ public final class QueueManager: Service, Sendable {
         self.log = log
         tls = try SMTPEndpoint.tlsContext(level: relay.tlsLevel, caFile: relay.caFile, caPath: relay.caPath)
         scheduler = Scheduler(store: store, relay: relay, log: log)
+        do { resolver = try Resolver.configured(relay.dnsResolver) } catch { throw config.error("dns_resolver", error.description) }
         for w in relay.warnings { log.log(w) }
     }
 
@@ -91,6 +94,16 @@ public final class QueueManager: Service, Sendable {
         }
     }
 
+    /// MX and A lookups on a thread of their own (the resolver blocks up to its timeout).
+    func lookUp(_ domain: String) async -> Result<[(name: String, addresses: [String])], Resolver.Failure> {
+        let r = resolver
+        return await withCheckedContinuation { k in
+            DispatchQueue.global().async {
+                do throws(Resolver.Failure) { k.resume(returning: .success(try r.mailHosts(domain))) } catch { k.resume(returning: .failure(error)) }
+            }
+        }
+    }
+
     /// One connection's worth of work for a destination: messages one after another on the
     /// same connection until none is left for `smtp_connection_cache_time_limit`.
     func worker(_ destination: Scheduler.Destination) async {
@@ -106,12 +119,33 @@ public final class QueueManager: Service, Sendable {
                     await scheduler.complete(job, .failed(SMTPOutcome(status: .temporaryFailure, detail: "\(error)")), relay: "none", peer: "none")
                     continue
                 }
-                let e = SMTPEndpoint(host: destination.host, port: destination.port, settings: settings, tls: tls,
-                                     connectTimeout: Int64(relay.connectTimeout), heloTimeout: Int64(relay.heloTimeout),
-                                     commandTimeout: Int64(relay.commandTimeout), dataDoneTimeout: Int64(relay.dataDoneTimeout))
-                switch await SMTPConnection.open(e) {
-                case .success(let c): connection = c
-                case .failure(let f):
+                // The hosts to try: the MX hosts by preference (each address in turn), or the host as named.
+                var targets: [(name: String, address: String?)] = [(destination.host, nil)]
+                if destination.mx {
+                    switch await lookUp(destination.host) {
+                    case .success(let hosts): targets = hosts.flatMap { h in h.addresses.map { (h.name, Optional($0)) } }
+                    case .failure(let f):
+                        // No such domain bounces when it is the recipient's; a relayhost that
+                        // does not resolve is a configuration error, which defers.
+                        let status = f.notFound && relay.relayhost == nil ? EnhancedStatus(5, 4, 4) : EnhancedStatus(4, 4, 3)
+                        let o = SMTPOutcome(status: status, detail: f.description)
+                        await scheduler.complete(job, .failed(o), relay: "none", peer: destination.host)
+                        await scheduler.suspend(destination.key, o, peer: destination.host)
+                        continue
+                    }
+                }
+                var failure: SMTPConnection.OpenFailure?
+                for t in targets.prefix(20) {
+                    let e = SMTPEndpoint(host: t.name, address: t.address, port: destination.port, settings: settings, tls: tls,
+                                         connectTimeout: Int64(relay.connectTimeout), heloTimeout: Int64(relay.heloTimeout),
+                                         commandTimeout: Int64(relay.commandTimeout), dataDoneTimeout: Int64(relay.dataDoneTimeout))
+                    switch await SMTPConnection.open(e) {
+                    case .success(let c): connection = c
+                    case .failure(let f): failure = f
+                    }
+                    if connection != nil { break }
+                }
+                if connection == nil, let f = failure {
                     // The destination is down: this job and every other waiting for it are deferred
                     // now, rather than each trying again (Postfix's dead destination).
                     await scheduler.complete(job, .failed(f.outcome), relay: f.relay, peer: f.peer)

@@ -11,7 +11,11 @@ import Plugins
 
 /// Where and how to connect: the next hop, the session settings, the TLS context and timeouts.
 public struct SMTPEndpoint: Sendable {
+    /// The server's name: for SNI, certificate checks and log lines.
     public var host: String
+    /// The address to connect to, when the name was resolved already (an MX host); nil
+    /// resolves `host`.
+    public var address: String?
     public var port: Int
     public var settings: SMTPClientSession.Settings
     /// nil when TLS is never used (`smtp_tls_security_level = none`).
@@ -21,9 +25,10 @@ public struct SMTPEndpoint: Sendable {
     public var commandTimeout: Int64
     public var dataDoneTimeout: Int64
 
-    public init(host: String, port: Int, settings: SMTPClientSession.Settings, tls: NIOSSLContext?,
+    public init(host: String, address: String? = nil, port: Int, settings: SMTPClientSession.Settings, tls: NIOSSLContext?,
                 connectTimeout: Int64 = 30, heloTimeout: Int64 = 300, commandTimeout: Int64 = 300, dataDoneTimeout: Int64 = 600) {
         self.host = host
+        self.address = address
         self.port = port
         self.settings = settings
         self.tls = tls
@@ -101,9 +106,9 @@ public final class SMTPConnection: Sendable {
             }
         let channel: Channel
         do {
-            channel = try await bootstrap.connect(host: e.host, port: e.port).get()
+            channel = try await bootstrap.connect(host: e.address ?? e.host, port: e.port).get()
         } catch {
-            return .failure(OpenFailure(outcome: SMTPOutcome(status: .init(4, 4, 1), detail: "connect to \(e.host)[:\(e.port)]: \(Self.describe(error))"),
+            return .failure(OpenFailure(outcome: SMTPOutcome(status: .init(4, 4, 1), detail: "connect to \(e.host)[\(e.address ?? e.host)]:\(e.port): \(Self.describe(error))"),
                                         relay: "none", peer: e.host))
         }
         let ip = channel.remoteAddress?.ipAddress ?? "?"

@@ -11,6 +11,8 @@ actor Scheduler {
         var key: String
         var host: String
         var port: Int
+        /// Look up the MX hosts of `host` (relayhost without brackets, or a recipient domain).
+        var mx: Bool
     }
 
     struct Job: Sendable {
@@ -55,9 +57,9 @@ actor Scheduler {
     func stop() { stopped = true }
 
     func destination(for address: String) -> Destination {
-        if let r = relay.relayhost { return Destination(key: "[\(r.host)]:\(r.port)", host: r.host, port: r.port) }
+        if let r = relay.relayhost { return Destination(key: r.key, host: r.host, port: r.port, mx: r.mxLookup) }
         let domain = address.lastIndex(of: "@").map { String(address[address.index(after: $0)...]).lowercased() } ?? relay.hostName
-        return Destination(key: domain, host: domain, port: 25)
+        return Destination(key: domain, host: domain, port: 25, mx: true)
     }
 
     /// Moves a message to active and queues its jobs; returns the destinations that need a new worker.

@@ -108,7 +108,7 @@ struct RelayFailureTests {
         }
         #expect(waitUntil(15) { c.files("deferred").count == 5 }, "\(c.log)")
         let q = try c.mdad(["mailq"])
-        #expect(q.stdout.contains("connect to 127.0.0.1[:\(port)]: Connection refused"), "\(q.stdout)")
+        #expect(q.stdout.contains("connect to 127.0.0.1[127.0.0.1]:\(port): Connection refused"), "\(q.stdout)")
         #expect(q.stdout.contains("-- 1 Kbytes in 5 Requests.") || q.stdout.contains("-- 0 Kbytes in 5 Requests."), "\(q.stdout)")
         let s = try ScriptedSMTPServer(port: port, directory: c.root)
         defer { s.stop() }
@@ -170,5 +170,43 @@ struct RelayFailureTests {
         // Only a message in the window between the server's 250 and our mark can go twice;
         // at most one per connection in flight.
         #expect(subjects.count - distinct.count <= 20)
+    }
+}
+
+/// relayhost without brackets: its MX records through `dns_resolver`, a stub on loopback.
+@Suite("relay: MX lookups through dns_resolver", .serialized)
+struct RelayMXTests {
+    @Test func relayhostNameIsLookedUpAsMXAndTheBestReachableHostIsUsed() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mdad-\(UUID().uuidString.prefix(6))")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let s = try ScriptedSMTPServer(directory: dir)
+        defer { s.stop() }
+        let dnsPort = try freeLoopbackPort()
+        let dnsOut = dir.appendingPathComponent("dns")
+        // mx1 (preference 5) has an address where nothing listens; mx2 (10) is the server.
+        let dns = try spawnChild("/usr/bin/python3", [ScriptedSMTPServer.script.replacingOccurrences(of: "smtp_server.py", with: "dns_stub.py"),
+                                                      "--port", "\(dnsPort)", "--out", dnsOut.path,
+                                                      "--mx", "smarthost.test=10:mx2.smarthost.test", "--mx", "smarthost.test=5:mx1.smarthost.test",
+                                                      "--a", "mx1.smarthost.test=127.0.0.2", "--a", "mx2.smarthost.test=127.0.0.1"],
+                                 output: dir.appendingPathComponent("dns.out").path)
+        defer { stopChild(dns) }
+        #expect(waitUntil(10) { FileManager.default.fileExists(atPath: dnsOut.appendingPathComponent("ready").path) })
+        let c = try NullClient(relayhost: "smarthost.test:\(s.port)", extra: "dns_resolver = 127.0.0.1:\(dnsPort)")
+        try c.start()
+        defer { c.stop() }
+        #expect(try c.sendmail(["-f", "alice@example.test", "bob@example.net"], "Subject: via MX\n\nx\n").status == 0)
+        #expect(waitUntil(20) { s.received.count == 1 }, "\(c.log)")
+        #expect(c.log.contains("relay=mx2.smarthost.test[127.0.0.1]:\(s.port)"), "\(c.log)")
+        let queries = (try? String(contentsOf: dnsOut.appendingPathComponent("queries.log"), encoding: .utf8)) ?? ""
+        #expect(queries.hasPrefix("smarthost.test MX\n"), "\(queries)")
+        #expect(queries.contains("mx1.smarthost.test A") && queries.contains("mx2.smarthost.test A"))
+
+        // A relayhost name that does not exist defers (a configuration error, not the sender's).
+        let c2 = try NullClient(relayhost: "nowhere.test:\(s.port)", extra: "dns_resolver = 127.0.0.1:\(dnsPort)")
+        try c2.start()
+        defer { c2.stop() }
+        #expect(try c2.sendmail(["-f", "alice@example.test", "bob@example.net"], "Subject: nowhere\n\nx\n").status == 0)
+        #expect(waitUntil(15) { c2.files("deferred").count == 1 }, "\(c2.log)")
+        #expect(c2.log.contains("dsn=4.4.3, status=deferred (Host or domain name not found. Name service error for name=nowhere.test type=MX"), "\(c2.log)")
     }
 }
