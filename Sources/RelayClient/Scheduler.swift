@@ -115,12 +115,15 @@ actor Scheduler {
     func next(for key: String, idle: Int) async -> Job? {
         let deadline = Self.clock() + Double(idle)
         while true {
+            // Stopping: what is still waiting stays in active, and goes back to incoming at the
+            // next start (as after a crash), so SIGTERM does not wait for a whole queue.
+            if stopped { break }
             if var q = waiting[key], !q.isEmpty {
                 let j = q.removeFirst()
                 waiting[key] = q
                 return j
             }
-            if stopped || Self.clock() >= deadline { break }
+            if Self.clock() >= deadline { break }
             try? await Task.sleep(nanoseconds: 50_000_000)
         }
         workers[key, default: 1] -= 1

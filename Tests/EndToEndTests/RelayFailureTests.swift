@@ -210,3 +210,26 @@ struct RelayMXTests {
         #expect(c2.log.contains("dsn=4.4.3, status=deferred (Host or domain name not found. Name service error for name=nowhere.test type=MX"), "\(c2.log)")
     }
 }
+
+/// An ordinary user submits through the world-writable maildrop; the queue manager picks it up.
+@Suite("relay: submission by an ordinary user", .serialized)
+struct RelayUserSubmissionTests {
+    @Test func sendmailRunAsAUserGoesThroughMaildrop() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mdad-\(UUID().uuidString.prefix(6))")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let s = try ScriptedSMTPServer(directory: dir)
+        defer { s.stop() }
+        let c = try NullClient(relayhost: "[127.0.0.1]:\(s.port)")
+        let user = try TestUser(home: c.root.appendingPathComponent("home").path)
+        // Before the queue manager runs: the file waits in maildrop, which the user cannot list.
+        let r = try c.sendmail(["bob@example.net"], "Subject: from a user\n\nhi\n", prefix: user.prefix)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(c.files("maildrop").count == 1 && c.files("incoming").isEmpty)
+        let listing = try MDAD.run(["postqueue", "-p", "-c", c.etc.path], input: Data(), prefix: user.prefix)
+        #expect(listing.status != 0 || !listing.stdout.contains("bob@example.net"), "an ordinary user could read the queue")
+        try c.start()
+        defer { c.stop() }
+        #expect(waitUntil(15) { s.received.count == 1 }, "\(c.log)")
+        #expect(s.received.first?.from == "\(user.name)@client.example.test")
+    }
+}

@@ -109,7 +109,17 @@ public struct QueueStore: Sendable {
                 unlink(temporary)
                 throw error
             }
-            try Posix.publish(temporary, as: path(state, id))
+            if state == .maildrop && access("\(directory)/maildrop", R_OK) != 0 {
+                // An ordinary user cannot open maildrop (1733) to fsync it: the file is fsynced,
+                // the rename is as durable as the file system makes it (as Postfix's postdrop).
+                if rename(temporary, path(state, id)) != 0 {
+                    let e = SystemError("rename", path: path(state, id))
+                    unlink(temporary)
+                    throw e
+                }
+            } else {
+                try Posix.publish(temporary, as: path(state, id))
+            }
             return id
         }
         throw SystemError("open", path: "\(directory)/\(state.rawValue)", errno: EEXIST)
