@@ -55,7 +55,10 @@ public final class QueueManager: Service, Sendable {
                     var ids = store.list(.incoming).map { ($0, QueueStore.State.incoming) }
                     let flush = Posix.exists("\(store.directory)/flush")
                     if flush || now - lastDeferredScan >= relay.queueRunDelay || now - lastDeferredScan >= relay.minimalBackoff {
-                        if flush { unlink("\(store.directory)/flush") }
+                        if flush {
+                            unlink("\(store.directory)/flush")
+                            await scheduler.clearSuspensions()
+                        }
                         lastDeferredScan = now
                         for id in store.list(.deferred) {
                             if flush || (store.modificationTime(.deferred, id) ?? 0) <= now { ids.append((id, .deferred)) }

@@ -44,7 +44,7 @@ actor Scheduler {
     var messages: [String: InFlight] = [:]
     var waiting: [String: [Job]] = [:]
     var workers: [String: Int] = [:]
-    /// Destinations found down, until when, and why.
+    /// Destinations found down, until when (half the minimal backoff, at most a minute), and why.
     var suspended: [String: (until: Int, outcome: SMTPOutcome, peer: String)] = [:]
     var stopped = false
 
@@ -55,6 +55,9 @@ actor Scheduler {
     }
 
     func stop() { stopped = true }
+
+    /// `postqueue -f`: every destination gets another chance at once.
+    func clearSuspensions() { suspended = [:] }
 
     func destination(for address: String) -> Destination {
         if let r = relay.relayhost { return Destination(key: r.key, host: r.host, port: r.port, mx: r.mxLookup) }
@@ -132,7 +135,7 @@ actor Scheduler {
 
     /// A destination did not answer: every job waiting for it is deferred without a try.
     func suspend(_ key: String, _ o: SMTPOutcome, peer: String) {
-        let until = Int(time(nil)) + max(1, relay.minimalBackoff / 2)
+        let until = Int(time(nil)) + min(max(1, relay.minimalBackoff / 2), 60)
         suspended[key] = (until, o, peer)
         let jobs = waiting[key] ?? []
         waiting[key] = []

@@ -119,6 +119,31 @@ struct RelayFailureTests {
         #expect(try c.mdad(["mailq"]).stdout == "Mail queue is empty\n")
     }
 
+    @Test func postqueueFlushRetriesNowAndPostsuperHolds() throws {
+        let port = try freeLoopbackPort()
+        let c = try NullClient(relayhost: "[127.0.0.1]:\(port)",
+                               extra: "minimal_backoff_time = 300s\nmaximal_backoff_time = 600s\nqueue_run_delay = 300s")
+        try c.start()
+        defer { c.stop() }
+        for k in 0..<2 {
+            #expect(try c.sendmail(["-f", "alice@example.test", "bob@example.net"], Self.message("flush \(k)")).status == 0)
+        }
+        #expect(waitUntil(15) { c.files("deferred").count == 2 }, "\(c.log)")
+        let held = try #require(c.files("deferred").sorted().first)
+        let h = try c.mdad(["postsuper", "-h", held])
+        #expect(h.stderr.contains("Placed on hold: 1 message"), "\(h.stderr)")
+        #expect(try c.mdad(["mailq"]).stdout.contains("\(held)!"))
+        let s = try ScriptedSMTPServer(port: port, directory: c.root)
+        defer { s.stop() }
+        // Without a flush nothing would be tried for 300 s.
+        #expect(try c.mdad(["postqueue", "-f"]).status == 0)
+        #expect(waitUntil(15) { s.received.count == 1 }, "\(c.log)")
+        #expect(c.files("hold") == [held])
+        #expect(try c.mdad(["postsuper", "-H", held]).stderr.contains("Released from hold: 1 message"))
+        #expect(try c.mdad(["postqueue", "-f"]).status == 0)
+        #expect(waitUntil(15) { s.received.count == 2 && c.queued == 0 }, "\(c.log)")
+    }
+
     @Test func lifetimeExceededSendsOneBounceWithTheDSNFields() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mdad-\(UUID().uuidString.prefix(6))")
         defer { try? FileManager.default.removeItem(at: dir) }
