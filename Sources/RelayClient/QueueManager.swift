@@ -24,7 +24,7 @@ public final class QueueManager: Service, Sendable {
     let log: Maillog
     let tls: NIOSSLContext?
     let scheduler: Scheduler
-    let resolver: Resolver
+    let resolver: DNSResolver
     let woken = NIOLockedValueBox(false)
     let stopping = NIOLockedValueBox(false)
 
@@ -34,7 +34,7 @@ public final class QueueManager: Service, Sendable {
         self.log = log
         tls = try SMTPEndpoint.tlsContext(level: relay.tlsLevel, caFile: relay.caFile, caPath: relay.caPath)
         scheduler = Scheduler(store: store, relay: relay, log: log)
-        do { resolver = try Resolver.configured(relay.dnsResolver) } catch { throw config.error("dns_resolver", error.description) }
+        do { resolver = try DNSResolver.configured(relay.dnsResolver) } catch { throw config.error("dns_resolver", error.description) }
         for w in relay.warnings { log.log(w) }
     }
 
@@ -98,11 +98,11 @@ public final class QueueManager: Service, Sendable {
     }
 
     /// MX and A lookups on a thread of their own (the resolver blocks up to its timeout).
-    func lookUp(_ domain: String) async -> Result<[(name: String, addresses: [String])], Resolver.Failure> {
+    func lookUp(_ domain: String) async -> Result<[(name: String, addresses: [String])], DNSResolver.Failure> {
         let r = resolver
         return await withCheckedContinuation { k in
             DispatchQueue.global().async {
-                do throws(Resolver.Failure) { k.resume(returning: .success(try r.mailHosts(domain))) } catch { k.resume(returning: .failure(error)) }
+                do throws(DNSResolver.Failure) { k.resume(returning: .success(try r.mailHosts(domain))) } catch { k.resume(returning: .failure(error)) }
             }
         }
     }

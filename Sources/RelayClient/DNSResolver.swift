@@ -8,7 +8,7 @@ import Plugins
 /// local stub; nothing in a test queries a real DNS server), else the first nameserver of
 /// /etc/resolv.conf. Blocking, with a timeout; called from a queue-manager worker before it
 /// connects.
-public struct Resolver: Sendable {
+public struct DNSResolver: Sendable {
     public let host: String
     public let port: UInt16
     public let timeout: Int32
@@ -20,7 +20,7 @@ public struct Resolver: Sendable {
     }
 
     /// From `dns_resolver` (`host:port`, or `host` for port 53); empty reads /etc/resolv.conf.
-    public static func configured(_ spec: String) throws(ConfigError) -> Resolver {
+    public static func configured(_ spec: String) throws(ConfigError) -> DNSResolver {
         var s = spec
         if s.isEmpty {
             let conf = String(decoding: (try? Posix.readFile("/etc/resolv.conf", limit: 1 << 16)) ?? [], as: UTF8.self)
@@ -33,7 +33,7 @@ public struct Resolver: Sendable {
         guard parts.count <= 2, let port = parts.count == 2 ? UInt16(parts[1]) : 53, inet_addr(String(parts[0])) != INADDR_NONE else {
             throw ConfigError("dns_resolver = \(spec): expected an IPv4 address with an optional :port")
         }
-        return Resolver(host: String(parts[0]), port: port)
+        return DNSResolver(host: String(parts[0]), port: port)
     }
 
     public struct Failure: Error, Sendable, CustomStringConvertible {
