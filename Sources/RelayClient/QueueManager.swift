@@ -69,9 +69,13 @@ public final class QueueManager: Service, Sendable {
                         for destination in starts { group.addTask { await self.worker(destination) } }
                     }
                     log.flush()
-                    // Sleep until woken or the scan interval has passed.
+                    // Sleep until woken, until a file arrives in incoming or maildrop (their
+                    // directories' mtime changes: mdad sendmail and LMTP forwards need no other
+                    // signal), or until the scan interval has passed.
+                    let seen = arrivals()
                     for _ in 0..<(relay.scanInterval * 20) {
                         if woken.withLockedValue({ let w = $0; $0 = false; return w }) || stopping.withLockedValue({ $0 }) { break }
+                        if arrivals() != seen { break }
                         try? await Task.sleep(nanoseconds: 50_000_000)
                     }
                 }
@@ -82,6 +86,15 @@ public final class QueueManager: Service, Sendable {
             self.stopping.withLockedValue { $0 = true }
         }
         log.flush()
+    }
+
+    /// The modification times of incoming and maildrop, to notice new files without listing them.
+    func arrivals() -> [Int] {
+        [QueueStore.State.incoming, .maildrop].flatMap { state -> [Int] in
+            var st = stat()
+            guard stat("\(store.directory)/\(state.rawValue)", &st) == 0 else { return [0, 0] }
+            return [Int(st.st_mtim.tv_sec), Int(st.st_mtim.tv_nsec)]
+        }
     }
 
     /// maildrop → incoming, for mail from `mdad sendmail` run by ordinary users.
