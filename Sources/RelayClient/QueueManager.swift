@@ -17,7 +17,9 @@ import ServiceLifecycle
 /// stays pending is deferred with backoff, and bounced (RFC 3464) when too old.
 ///
 /// The window in which a message may go out twice: between the server's reply to the end of
-/// DATA and the fsync of the recipient's done mark (a kill -9 there sends it again on restart).
+/// DATA and the write of the recipient's done mark (a kill -9 there sends it again on
+/// restart). The mark is written at once but fsynced only when the message stays queued (as
+/// Postfix, which does not fsync its marks): after a power failure, more may go out twice.
 public final class QueueManager: Service, Sendable {
     public let store: QueueStore
     public let relay: RelayConfiguration

@@ -167,7 +167,7 @@ actor Scheduler {
             m.results[i] = Result(outcome: o, relay: r, peer: peer)
             let f = m.file.recipients[i]
             if o.isSuccess || o.status.isPermanent {
-                do { try store.markDone(.active, job.id, f) } catch {
+                do { try store.markDone(.active, job.id, f, sync: false) } catch {
                     log.log("warning: \(job.id): cannot mark <\(f.address)> done: \(error)")
                 }
                 m.file.recipients[i].done = true
@@ -236,6 +236,11 @@ actor Scheduler {
             log.log("\(id): removed")
         } else {
             do {
+                // The done marks of the recipients that went out must outlive a power failure
+                // now that the message stays queued.
+                if m.file.recipients.contains(where: \.done) || m.results.values.contains(where: { $0.outcome.isSuccess }) {
+                    try store.sync(.active, id)
+                }
                 try store.writeDeferLog(id, deferred)
                 try store.deferUntil(id, from: .active, next: relay.nextAttempt(now: now, arrival: m.file.arrival))
             } catch {

@@ -143,14 +143,25 @@ public struct QueueStore: Sendable {
         return try QueueFile.decode(head)
     }
 
-    /// Marks a recipient done in place (one byte) and fsyncs.
-    public func markDone(_ state: State, _ id: String, _ recipient: QueueFile.Recipient) throws {
+    /// Marks a recipient done in place (one byte). With `sync`, fsyncs too; without, the mark
+    /// survives a crash of mdad (it is in the kernel) but not of the machine, as Postfix's marks:
+    /// the queue manager fsyncs once when the message stays queued (``sync(_:_:)``).
+    public func markDone(_ state: State, _ id: String, _ recipient: QueueFile.Recipient, sync: Bool = true) throws {
         let p = path(state, id)
         let fd = open(p, O_WRONLY | O_CLOEXEC)
         if fd < 0 { throw SystemError("open", path: p) }
         defer { close(fd) }
         var d: UInt8 = UInt8(ascii: "D")
         if pwrite(fd, &d, 1, off_t(recipient.stateOffset)) != 1 { throw SystemError("pwrite", path: p) }
+        if sync { try Posix.fsync(fd, path: p) }
+    }
+
+    /// fsyncs a queue file (the done marks written without it).
+    public func sync(_ state: State, _ id: String) throws {
+        let p = path(state, id)
+        let fd = open(p, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw SystemError("open", path: p) }
+        defer { close(fd) }
         try Posix.fsync(fd, path: p)
     }
 
