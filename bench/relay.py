@@ -118,6 +118,20 @@ def message(i):
     return f"From: bench@client.test\nTo: sink{i % 50}@example.net\nSubject: relay bench {i}\n\n{body}".encode()
 
 
+def mdad_config(root, sink_port, conc):
+    """main.cf of mdad as the null client relaying to the sink."""
+    os.makedirs(f"{root}/etc")
+    with open(f"{root}/etc/main.cf", "w") as f:
+        f.write(f"""myhostname = client.test
+mydestination =
+relayhost = [127.0.0.1]:{sink_port}
+queue_directory = {root}/queue
+lmtp_listen = inet:127.0.0.1:{free_port()}
+maillog_file = {root}/maillog
+smtp_destination_concurrency_limit = {conc}
+""")
+
+
 def wait_empty(count, timeout=900):
     t0 = time.time()
     while count() > 0:
@@ -181,16 +195,7 @@ initial_destination_concurrency = {conc}
 
             # mdad as the null client: queued with mdad sendmail, then mdad serve started.
             root = f"{work}/mdad{conc}"
-            os.makedirs(f"{root}/etc")
-            with open(f"{root}/etc/main.cf", "w") as f:
-                f.write(f"""myhostname = client.test
-mydestination =
-relayhost = [127.0.0.1]:{sink_port}
-queue_directory = {root}/queue
-lmtp_listen = inet:127.0.0.1:{free_port()}
-maillog_file = {root}/maillog
-smtp_destination_concurrency_limit = {conc}
-""")
+            mdad_config(root, sink_port, conc)
             for i, m in enumerate(msgs):
                 subprocess.run([MDAD, "sendmail", "-C", f"{root}/etc", "-i", "-f", "bench@client.test", f"sink{i % 50}@example.net"],
                                input=m, check=True)
@@ -212,16 +217,7 @@ smtp_destination_concurrency_limit = {conc}
         # recovery (active back to incoming) and the drain.
         r = args.recovery
         root = f"{work}/recovery"
-        os.makedirs(f"{root}/etc")
-        with open(f"{root}/etc/main.cf", "w") as f:
-            f.write(f"""myhostname = client.test
-mydestination =
-relayhost = [127.0.0.1]:{sink_port}
-queue_directory = {root}/queue
-lmtp_listen = inet:127.0.0.1:{free_port()}
-maillog_file = {root}/maillog
-smtp_destination_concurrency_limit = 8
-""")
+        mdad_config(root, sink_port, 8)
         subprocess.run([MDAD, "sendmail", "-C", f"{root}/etc", "-i", "-f", "bench@client.test", "sink@example.net"],
                        input=message(0), check=True)
         q = f"{root}/queue"
