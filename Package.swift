@@ -84,6 +84,24 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The relay's network side: the SMTP client over NIO (STARTTLS, implicit TLS) and the
+        // queue manager that `mdad serve` runs. The queue, the SMTP session as a value type and
+        // the admin commands live in Plugins/Relay; this target only moves bytes, so
+        // mdad-deliver does not link TLS.
+        .target(
+            name: "RelayClient",
+            dependencies: [
+                "Pipeline", "Plugins",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // `mdad deliver` as a small program of its own for mailbox_command: it runs once per
         // message, and without the argument parser, Foundation and NIO it starts ~0.4 ms sooner.
         .executableTarget(name: "mdad-deliver", dependencies: ["Pipeline", "Plugins"], swiftSettings: strict),
@@ -91,7 +109,7 @@ let package = Package(
         .executableTarget(
             name: "mdad",
             dependencies: [
-                "Pipeline", "Plugins", "LMTPServer", "PgsqlTable",
+                "Pipeline", "Plugins", "LMTPServer", "PgsqlTable", "RelayClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

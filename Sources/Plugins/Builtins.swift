@@ -17,6 +17,7 @@ extension StageRegistry {
                           parameters: FilterStage.parameters) { try FilterStage(configuration: $0) }
         registry.register("milter", doc: "Run the message past the milters in milter_servers (milter protocol 6) and apply their changes and verdicts.",
                           parameters: MilterStage.parameters) { try MilterStage(configuration: $0) }
+        registry.registerParameters(of: "relay", RelayParameters.all)
         return registry
     }
 }

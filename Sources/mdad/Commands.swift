@@ -6,6 +6,7 @@ import LMTPServer
 import Logging
 import Pipeline
 import Plugins
+import RelayClient
 import ServiceLifecycle
 
 enum FileHandleStderr {
@@ -79,8 +80,16 @@ struct ServeSubcommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let logger = Logger(label: "mdad.serve")
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: service)]
+        do {
+            // The null client: the queue manager sends what the queue holds to the relay.
+            if let manager = try QueueManager.configured(configDirectory: configDirectory) { services.append(.init(service: manager)) }
+        } catch {
+            FileHandleStderr.write("mdad serve: fatal: \(error)\n")
+            throw ExitCode(1)
+        }
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch {

@@ -21,10 +21,10 @@ enum Entry {
             exit(PostmapCommand.newaliasesFromCommandLine(Array(arguments.dropFirst())))
         case "postmap", "postalias":
             exit(PostmapCommand.runFromCommandLine(Array(arguments.dropFirst()), kind: programName == "postmap" ? .postmap : .postalias))
-        case "sendmail", "mailq":
-            // Postfix's names for these verbs dispatch here once the issues that own them land.
-            FileHandleStderr.write("\(EnhancedStatus.temporaryFailure) mdad: \(programName) is not available yet in this build\n")
-            exit(SysExit.tempFail.rawValue)
+        case "sendmail":
+            exit(SendmailCommand.run(Array(arguments.dropFirst())))
+        case "mailq":
+            exit(MailqCommand.run(["-p"] + Array(arguments.dropFirst())))
         default:
             break
         }
@@ -37,6 +37,10 @@ enum Entry {
             case "postalias": exit(PostmapCommand.runFromCommandLine(Array(arguments.dropFirst(2)), kind: .postalias))
             case "newaliases": exit(PostmapCommand.newaliasesFromCommandLine(Array(arguments.dropFirst(2))))
             case "deliver": exit(await LocalDeliveryAgent.runFromCommandLine(Array(arguments.dropFirst(2))).rawValue)
+            case "sendmail": exit(SendmailCommand.run(Array(arguments.dropFirst(2))))
+            case "mailq": exit(MailqCommand.run(["-p"] + Array(arguments.dropFirst(2))))
+            case "postqueue": exit(MailqCommand.run(Array(arguments.dropFirst(2))))
+            case "postsuper": exit(PostsuperCommand.run(Array(arguments.dropFirst(2))))
             default: break
             }
         }

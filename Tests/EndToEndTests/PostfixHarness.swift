@@ -60,16 +60,7 @@ final class PostfixInstance: @unchecked Sendable {
             \(extra)
             """
         try main.write(to: etc.appendingPathComponent("main.cf"), atomically: true, encoding: .utf8)
-        let services = [
-            "127.0.0.1:\(port) inet n - n - - smtpd",
-            "pickup unix n - n 60 1 pickup", "cleanup unix n - n - 0 cleanup", "qmgr unix n - n 300 1 qmgr",
-            "rewrite unix - - n - - trivial-rewrite", "bounce unix - - n - 0 bounce",
-            "defer unix - - n - 0 bounce", "trace unix - - n - 0 bounce", "verify unix - - n - 1 verify",
-            "flush unix n - n 1000? 0 flush", "proxymap unix - - n - - proxymap", "smtp unix - - n - - smtp",
-            "relay unix - - n - - smtp", "showq unix n - n - - showq", "error unix - - n - - error",
-            "retry unix - - n - - error", "discard unix - - n - - discard", "local unix - n n - - local",
-            "anvil unix - - n - 1 anvil", "lmtp unix - - n - - lmtp", "scache unix - - n - 1 scache", "postlog unix-dgram n - n - 1 postlogd",
-        ]
+        let services = ["127.0.0.1:\(port) inet n - n - - smtpd"] + Self.services
         try (services.joined(separator: "\n") + "\n").write(to: etc.appendingPathComponent("master.cf"), atomically: true, encoding: .utf8)
 
         let start = try run("/usr/sbin/postfix", ["-c", etc.path, "start"])
@@ -87,6 +78,17 @@ final class PostfixInstance: @unchecked Sendable {
         }
         guard masterPID > 0 else { throw SkipReason("postfix master did not start") }
     }
+
+    /// master.cf's services besides smtpd, none chrooted.
+    static let services = [
+        "pickup unix n - n 60 1 pickup", "cleanup unix n - n - 0 cleanup", "qmgr unix n - n 300 1 qmgr",
+        "rewrite unix - - n - - trivial-rewrite", "bounce unix - - n - 0 bounce",
+        "defer unix - - n - 0 bounce", "trace unix - - n - 0 bounce", "verify unix - - n - 1 verify",
+        "flush unix n - n 1000? 0 flush", "proxymap unix - - n - - proxymap", "smtp unix - - n - - smtp",
+        "relay unix - - n - - smtp", "showq unix n - n - - showq", "error unix - - n - - error",
+        "retry unix - - n - - error", "discard unix - - n - - discard", "local unix - n n - - local",
+        "anvil unix - - n - 1 anvil", "lmtp unix - - n - - lmtp", "scache unix - - n - 1 scache", "postlog unix-dgram n - n - 1 postlogd",
+    ]
 
     /// Stops the master by PID (it stops its children) and removes the directories.
     func stop() {

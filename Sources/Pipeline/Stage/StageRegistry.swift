@@ -11,6 +11,9 @@ public struct StageRegistry: Sendable {
     }
 
     public private(set) var entries: [String: Entry] = [:]
+    /// Parameters of built-in services that are not stages (the relay's queue and SMTP client),
+    /// by owner, so that they are declared, validated and listed like a stage's.
+    public private(set) var serviceParameters: [String: [ParameterDeclaration]] = [:]
 
     public init() {}
 
@@ -20,11 +23,20 @@ public struct StageRegistry: Sendable {
         entries[name] = Entry(name: name, doc: doc, parameters: parameters, make: make)
     }
 
-    /// The core parameters and every registered stage's.
+    /// Declares the parameters of a built-in service that is not a stage.
+    public mutating func registerParameters(of owner: String, _ parameters: [ParameterDeclaration]) {
+        precondition(serviceParameters[owner] == nil, "parameters of \(owner) registered twice")
+        serviceParameters[owner] = parameters
+    }
+
+    /// The core parameters and every registered stage's and service's.
     public var parameterTable: ParameterTable {
         var table = ParameterTable()
         for name in entries.keys.sorted() {
             for p in entries[name]!.parameters { table.add(p) }
+        }
+        for owner in serviceParameters.keys.sorted() {
+            for p in serviceParameters[owner]! { table.add(p) }
         }
         return table
     }
