@@ -1,4 +1,5 @@
 import Pipeline
+import Spam
 
 extension StageRegistry {
     /// Every stage that ships with mdad, registered in one place. A program with its own
@@ -7,6 +8,8 @@ extension StageRegistry {
         var registry = StageRegistry()
         registry.register("access", doc: "Refuse listed envelope senders and recipients with 5.7.1.",
                           parameters: AccessStage.parameters) { try AccessStage(configuration: $0) }
+        registry.register("spam", doc: "Score with SpamAssassin's rule files; X-Spam-* headers, Junk folder, reject above spam_reject_score.",
+                          parameters: SpamStage.parameters) { try SpamStage(configuration: $0) }
         return registry
     }
 }

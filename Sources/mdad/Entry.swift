@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Pipeline
 import Plugins
+import Spam
 
 /// mdad's entry point: argument parsing and wiring only; the work lives in the libraries.
 @main
@@ -34,6 +35,7 @@ enum Entry {
             case "postalias": exit(PostmapCommand.runFromCommandLine(Array(arguments.dropFirst(2)), kind: .postalias))
             case "newaliases": exit(PostmapCommand.newaliasesFromCommandLine(Array(arguments.dropFirst(2))))
             case "deliver": exit(await LocalDeliveryAgent.runFromCommandLine(Array(arguments.dropFirst(2))).rawValue)
+            case "spam": exit(SpamCommand.run(Array(arguments.dropFirst(2)), table: StageRegistry.builtin.parameterTable))
             default: break
             }
         }
