@@ -40,6 +40,16 @@ extension SpamMessage {
         if q.addr || q.displayName {
             var out: [[UInt8]] = []
             for line in results {
+                if q.displayName, q.raw {
+                    // :name:raw is the phrase as written, encoded words not decoded; the address
+                    // parser decodes them, so take the text before the angle bracket.
+                    if let lt = line.firstIndex(of: UInt8(ascii: "<")) {
+                        var phrase = String(decoding: line[..<lt], as: UTF8.self).trimmingWhitespace()
+                        if phrase.count >= 2, phrase.hasPrefix("\""), phrase.hasSuffix("\"") { phrase = String(phrase.dropFirst().dropLast()) }
+                        if !phrase.isEmpty { out.append(Array(phrase.utf8)) }
+                    }
+                    continue
+                }
                 for m in AddressList.parse(line).mailboxes {
                     if q.addr {
                         out.append(Array(m.address.utf8))

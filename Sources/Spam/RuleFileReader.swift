@@ -174,7 +174,10 @@ struct RuleFileReader {
                 case "plugin": truth = config.loadedPlugins.contains(arg)
                 default:
                     let leaf = String(arg.split(separator: ":").last ?? "")
+                    // can(Plugin::has_…): the plugin's feature flags, there when it is loaded.
+                    let owner = arg.split(separator: ":", omittingEmptySubsequences: true).dropLast().joined(separator: "::")
                     truth = Self.features.contains(leaf) || (leaf.hasPrefix("compat_") && config.compat.contains(String(leaf.dropFirst(7))))
+                        || (leaf.hasPrefix("has_") && config.loadedPlugins.contains(owner))
                 }
                 t.replaceSubrange(r.lowerBound...close, with: truth ? " 1 " : " 0 ")
             }

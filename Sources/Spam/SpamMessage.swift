@@ -44,7 +44,8 @@ struct SpamMessage {
     init(_ message: Message, envelopeFrom: String?, limits: Limits = Limits()) throws {
         let structure = try MIMEStructure.parse(message)
         fields = message.header.fields.map(Self.field)
-        partFields = structure.parts.map { $0.index == 0 ? [] : $0.header.fields.map(Self.field) }
+        // MIMEHeader tests every part, the message itself included.
+        partFields = structure.parts.map { $0.index == 0 ? message.header.fields.map(Self.field) : $0.header.fields.map(Self.field) }
         self.envelopeFrom = envelopeFrom ?? Self.envelopeFromHeaders(fields)
         missingHeaderSeparator = message.separator.isEmpty && message.bodySize > 0
         truncatedHeader = message.headerTruncated
@@ -73,7 +74,7 @@ struct SpamMessage {
             guard type.mimeType == "text/plain" || type.mimeType == "text/html" else { continue }
             let decoded = Charset.decode(bytes, charset: type.charset)
             if type.subtype == "html" {
-                let (rendered, links) = HTMLText.convert(decoded)
+                let (rendered, links) = HTMLText.convert(decoded, style: .spamAssassin)
                 text += rendered
                 for l in links where URIScanner.looksLikeURI(l) { addURI(l) }
             } else {
