@@ -90,7 +90,7 @@ let package = Package(
             resources: [.copy("MIMECorpus")]
         ),
         .testTarget(name: "PluginsTests", dependencies: ["Plugins", "Pipeline", "PipelineTestKit"]),
-        .testTarget(name: "SpamTests", dependencies: ["Spam", "Pipeline"]),
+        .testTarget(name: "SpamTests", dependencies: ["Spam", "Pipeline", "PipelineTestKit"]),
         .testTarget(name: "LMTPServerTests", dependencies: ["LMTPServer", "Pipeline"]),
         .testTarget(
             name: "EndToEndTests",

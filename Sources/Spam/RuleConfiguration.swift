@@ -10,8 +10,12 @@ struct RuleConfiguration: Sendable {
     var describe: [String: String] = [:]
     var priority: [String: Int] = [:]
     var requiredScore = 5.0
-    /// `add_header spam|ham|all Name template`, in order (SpamAssassin's defaults first).
-    var addHeaders: [(which: String, name: String, template: String)] = RuleConfiguration.defaultHeaders
+    /// `add_header spam|ham|all Name template`: the fields added to spam and to ham, in order.
+    var spamHeaders: [(name: String, template: String)] = []
+    var hamHeaders: [(name: String, template: String)] = []
+    /// True once add_header, remove_header or clear_headers was read; without any, the
+    /// defaults of SpamAssassin's 10_default_prefs.cf apply.
+    var headersConfigured = false
     /// `rewrite_header Subject|From|To text`.
     var rewriteHeaders: [String: String] = [:]
     var reportTemplate: [String] = []
@@ -33,12 +37,26 @@ struct RuleConfiguration: Sendable {
     var errors: [String] = []
     var files: [String] = []
 
+    /// SpamAssassin's 10_default_prefs.cf, for rule sets that configure no headers.
     static let defaultHeaders: [(which: String, name: String, template: String)] = [
-        ("spam", "Flag", "_YESNOCAPS_"),
         ("all", "Checker-Version", "SpamAssassin _VERSION_ (_SUBVERSION_) on _HOSTNAME_"),
+        ("spam", "Flag", "_YESNOCAPS_"),
         ("all", "Level", "_STARS(*)_"),
         ("all", "Status", "_YESNO_, score=_SCORE_ required=_REQD_ tests=_TESTS_ autolearn=_AUTOLEARN_ version=_VERSION_"),
     ]
+
+    /// Conf.pm's add_header: a field of the same name is replaced and moves to the end.
+    mutating func addHeader(_ which: String, _ name: String, _ template: String) {
+        headersConfigured = true
+        if which == "spam" || which == "all" {
+            spamHeaders.removeAll { $0.name.lowercased() == name.lowercased() }
+            spamHeaders.append((name, template))
+        }
+        if which == "ham" || which == "all" {
+            hamHeaders.removeAll { $0.name.lowercased() == name.lowercased() }
+            hamHeaders.append((name, template))
+        }
+    }
 
     mutating func define(_ rule: RuleDefinition) {
         if rules[rule.name] == nil { order.append(rule.name) }

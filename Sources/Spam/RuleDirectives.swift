@@ -41,14 +41,20 @@ extension RuleFileReader {
             }
             var template = f[2]
             if template.count >= 2, template.hasPrefix("\""), template.hasSuffix("\"") { template = String(template.dropFirst().dropLast()) }
-            config.addHeaders.removeAll { $0.which == f[0].lowercased() && $0.name.lowercased() == f[1].lowercased() }
-            config.addHeaders.append((f[0].lowercased(), f[1], template))
+            config.addHeader(f[0].lowercased(), f[1], template)
         case "remove_header":
             let f = value.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
             guard f.count == 2 else { config.errors.append("\(place): remove_header \(value): expected spam|ham|all and a header name"); return }
-            config.addHeaders.removeAll { ($0.which == f[0].lowercased() || f[0].lowercased() == "all") && $0.name.lowercased() == f[1].lowercased() }
+            let which = f[0].lowercased(), name = f[1].lowercased()
+            config.headersConfigured = true
+            if which == "spam" || which == "all" { config.spamHeaders.removeAll { $0.name.lowercased() == name } }
+            if which == "ham" || which == "all" { config.hamHeaders.removeAll { $0.name.lowercased() == name } }
         case "clear_headers":
-            config.addHeaders.removeAll { $0.name != "Checker-Version" }
+            // Conf.pm keeps Checker-Version.
+            config.headersConfigured = true
+            let keep = config.hamHeaders.first { $0.name.lowercased() == "checker-version" }
+            config.spamHeaders = keep.map { [$0] } ?? []
+            config.hamHeaders = keep.map { [$0] } ?? []
         case "rewrite_header":
             let (field, text) = Self.split(value)
             guard ["subject", "from", "to"].contains(field) else {

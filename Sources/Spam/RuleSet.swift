@@ -50,7 +50,8 @@ public final class RuleSet: Sendable {
     let metaOrder: [Int]
     public let requiredScore: Double
     public let diagnostics: Diagnostics
-    let addHeaders: [(which: String, name: String, template: String)]
+    let spamHeaders: [(name: String, template: String)]
+    let hamHeaders: [(name: String, template: String)]
     let rewriteHeaders: [String: String]
     let reportTemplate: [String]
     let welcomelist: [String]
@@ -161,7 +162,12 @@ public final class RuleSet: Sendable {
         self.scanners = literalLists.mapValues { LiteralScanner($0) }
         self.metaOrder = Self.order(metas: byType[.meta] ?? [], rules: rules, index: index, diagnostics: &d)
         self.requiredScore = c.requiredScore
-        self.addHeaders = c.addHeaders
+        var headerConfig = c
+        if !c.headersConfigured {
+            for h in RuleConfiguration.defaultHeaders { headerConfig.addHeader(h.which, h.name, h.template) }
+        }
+        self.spamHeaders = headerConfig.spamHeaders
+        self.hamHeaders = headerConfig.hamHeaders
         self.rewriteHeaders = c.rewriteHeaders
         self.reportTemplate = c.reportTemplate
         self.welcomelist = c.welcomelistFrom

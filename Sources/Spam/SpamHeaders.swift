@@ -10,11 +10,9 @@ extension RuleSet {
     /// The `X-Spam-*` fields for a result, in SpamAssassin's order, folded as it folds them.
     public func headerFields(for result: SpamResult, hostName: String) -> [(name: String, value: String)] {
         var out: [(String, String)] = []
-        for h in addHeaders {
-            if h.which == "spam", !result.isSpam { continue }
-            if h.which == "ham", result.isSpam { continue }
+        for h in result.isSpam ? spamHeaders : hamHeaders {
             let value = expand(h.template, result, hostName: hostName)
-            out.append(("X-Spam-" + h.name, Self.fold(value, nameLength: 8 + h.name.count)))
+            out.append(("X-Spam-" + h.name, Self.fold(value, name: h.name)))
         }
         return out
     }
@@ -55,15 +53,20 @@ extension RuleSet {
         case "SCORE": return Self.format1(r.score)
         case "REQD": return Self.format1(r.requiredScore)
         case "TESTS": return r.scoredRules.isEmpty ? "none" : r.scoredRules.map(\.name).joined(separator: argument ?? ",")
+        case "SUBTESTS":
+            // Sub-rules (__…) that hit, each as often as it hit.
+            let subs = r.hits.filter { $0.key.hasPrefix("__") }.sorted { $0.key < $1.key }.flatMap { Array(repeating: $0.key, count: $0.value) }
+            return subs.isEmpty ? "none" : subs.joined(separator: argument ?? ",")
         case "TESTSSCORES":
-            return r.scoredRules.isEmpty ? "none" : r.scoredRules.map { "\($0.name)=\(Self.format3($0.score))" }.joined(separator: argument ?? ",")
+            return r.scoredRules.isEmpty ? "none" : r.scoredRules.map { "\($0.name)=\(Self.perlNumber($0.score))" }.joined(separator: argument ?? ",")
         case "STARS":
             let n = max(0, min(50, Int(r.score)))
             return String(repeating: argument ?? "*", count: n)
         case "VERSION": return Self.compatibleVersion
         case "SUBVERSION": return "mdad"
         case "HOSTNAME": return hostName
-        case "AUTOLEARN": return "no"
+        // mdad has no Bayes yet: SpamAssassin says "disabled" when Bayes is off.
+        case "AUTOLEARN": return "disabled"
         case "SUMMARY": return summary(r)
         case "CONTACTADDRESS": return "the administrator of that system"
         default: return nil
@@ -78,10 +81,10 @@ extension RuleSet {
         return "\(sign)\(a / 10).\(a % 10)"
     }
 
-    static func format3(_ v: Double) -> String {
-        let t = Int((abs(v) * 1000).rounded())
-        let frac = String(t % 1000)
-        return (v < 0 ? "-" : "") + "\(t / 1000)." + String(repeating: "0", count: 3 - frac.count) + frac
+    /// A number as Perl prints it: `1`, `2.5`, `-0.001`.
+    static func perlNumber(_ v: Double) -> String {
+        if v == v.rounded(), abs(v) < 1e15 { return String(Int(v)) }
+        return "\(v)"
     }
 
     /// The report's rule table, as `spamassassin -t` prints it.
@@ -109,30 +112,48 @@ extension RuleSet {
         """
     }
 
-    /// Folds a header value the way SpamAssassin's `_process_header` does: at spaces or
-    /// commas, continuation lines starting with a tab, lines kept under 79 columns.
-    static func fold(_ value: String, nameLength: Int) -> String {
-        var lines: [String] = []
-        var line = ""
-        var column = nameLength + 2
-        var token = ""
-        func flush() {
-            guard !token.isEmpty else { return }
-            if column + token.count > 79, !line.isEmpty {
-                lines.append(line)
-                line = ""
-                column = 8
-                token = String(token.drop { $0 == " " })
+    /// Folds a header value as SpamAssassin's `_process_header` does with `fold_headers`
+    /// (Util::wrap: break after a blank or a comma, lines of at most 79 columns counting a tab
+    /// as 8, continuation lines start with a tab).
+    static func fold(_ value: String, name: String) -> String {
+        let whole = Array("X-Spam-" + name + "!!" + value)
+        // split(/((?<=[\s,]))/): pieces ending after each blank or comma, with the empty
+        // captured separators between them.
+        var arr: [String] = []
+        var piece = ""
+        for c in whole {
+            piece.append(c)
+            if c == " " || c == "\t" || c == "," || c == "\n" {
+                arr.append(piece)
+                arr.append("")
+                piece = ""
             }
-            line += token
-            column += token.count
-            token = ""
         }
-        for c in value {
-            if c == " " { flush(); token = " " } else { token.append(c); if c == "," { flush() } }
+        if !piece.isEmpty { arr.append(piece) } else if arr.last == "" { arr.removeLast() }
+        func width(_ s: String) -> Int { s.count + s.filter { $0 == "\t" }.count * 7 }
+        var pos = 0
+        var continued = false
+        while arr.count - 1 > pos {
+            var len = width(arr[pos])
+            if continued { len += width(arr[pos + 1]) }
+            if len <= 79 {
+                arr[pos] += arr.remove(at: pos + 1)
+                continued = true
+            } else {
+                while let l = arr[pos].last, l == " " || l == "\t" || l == "\n" { arr[pos].removeLast() }
+                pos += 1
+                continued = false
+                arr.insert("\t", at: pos)
+            }
         }
-        flush()
-        lines.append(line)
-        return lines.joined(separator: "\n\t")
+        // s/^\s*\n//gm, then the part after "!!".
+        let all = arr.joined(separator: "\n").split(separator: "\n", omittingEmptySubsequences: false)
+        var lines: [Substring] = []
+        for (i, line) in all.enumerated() where i == all.count - 1 || !line.allSatisfy({ $0 == " " || $0 == "\t" }) {
+            lines.append(line)
+        }
+        let joined = lines.joined(separator: "\n")
+        guard let mark = joined.firstRange(of: "!!") else { return value }
+        return String(joined[mark.upperBound...])
     }
 }

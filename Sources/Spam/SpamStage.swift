@@ -84,7 +84,8 @@ public struct SpamStage: Stage {
     /// Adds the headers and, per recipient, the Junk folder or the rejection.
     public func apply(_ result: SpamResult, to transaction: inout Transaction) {
         var header = transaction.message.header
-        for name in ["X-Spam-Flag", "X-Spam-Score", "X-Spam-Level", "X-Spam-Status", "X-Spam-Checker-Version", "X-Spam-Report"] {
+        let ours = (rules.spamHeaders + rules.hamHeaders).map { "X-Spam-" + $0.name }
+        for name in ["X-Spam-Flag", "X-Spam-Score", "X-Spam-Level", "X-Spam-Status", "X-Spam-Checker-Version", "X-Spam-Report"] + ours {
             header.removeAll(name) // a sender's own X-Spam-* fields must not pass for ours
         }
         var fields = rules.headerFields(for: result, hostName: hostName)

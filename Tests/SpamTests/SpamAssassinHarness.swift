@@ -7,13 +7,23 @@ import Testing
 struct SpamAssassinHarness {
     let directory: URL
     let siteConfig: URL
-    static let rulesDirectory = "/usr/share/spamassassin"
+    /// Debian's stock rules, or a directory with the rules a test gives.
+    let rulesDirectory: String
+    static let stockRules = "/usr/share/spamassassin"
 
-    init() throws {
+    init(rules: String? = nil) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("mdad-sa-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         siteConfig = directory.appendingPathComponent("site")
         try FileManager.default.createDirectory(at: siteConfig, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("home"), withIntermediateDirectories: true)
+        if let rules {
+            let dir = directory.appendingPathComponent("rules")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            try rules.write(to: dir.appendingPathComponent("50_test.cf"), atomically: true, encoding: .utf8)
+            rulesDirectory = dir.path
+        } else {
+            rulesDirectory = Self.stockRules
+        }
         for name in try FileManager.default.contentsOfDirectory(atPath: "/etc/spamassassin") where name.hasSuffix(".pre") {
             try FileManager.default.copyItem(atPath: "/etc/spamassassin/" + name, toPath: siteConfig.appendingPathComponent(name).path)
         }
@@ -29,12 +39,24 @@ struct SpamAssassinHarness {
     func remove() { try? FileManager.default.removeItem(at: directory) }
 
     /// The rule paths mdad reads to see the same rules.
-    var rulePaths: [String] { [Self.rulesDirectory, siteConfig.path] }
+    var rulePaths: [String] { [rulesDirectory, siteConfig.path] }
 
     static var installed: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/spamassassin") }
 
     /// Every rule that hit in each message (`_TESTS_` and `_SUBTESTS_`), in order.
     func hits(_ messages: [[UInt8]]) throws -> [Set<String>] {
+        try headers(messages).map { fields in
+            var set: Set<String> = []
+            for (name, value) in fields where name == "X-Spam-Hits" || name == "X-Spam-Sub" {
+                for n in value.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" || $0 == "\t" }) where n != "none" { set.insert(String(n)) }
+            }
+            return set
+        }
+    }
+
+    /// The header fields of each message as spamassassin returns it (values folded as it
+    /// folded them), by the message's X-Corpus-Id.
+    func headers(_ messages: [[UInt8]]) throws -> [[(name: String, value: String)]] {
         var mbox: [UInt8] = []
         for m in messages {
             mbox += Array("From judge@localhost Thu Jan  1 00:00:00 2026\n".utf8)
@@ -50,7 +72,7 @@ struct SpamAssassinHarness {
         try Data(mbox).write(to: input)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/spamassassin")
-        p.arguments = ["-L", "--mbox", "--configpath=\(Self.rulesDirectory)", "--siteconfigpath=\(siteConfig.path)"]
+        p.arguments = ["-L", "--mbox", "--configpath=\(rulesDirectory)", "--siteconfigpath=\(siteConfig.path)"]
         var env = ProcessInfo.processInfo.environment
         env["HOME"] = directory.appendingPathComponent("home").path
         p.environment = env
@@ -63,19 +85,20 @@ struct SpamAssassinHarness {
         p.waitUntilExit()
         try #require(p.terminationStatus == 0, "spamassassin exited with \(p.terminationStatus)")
         let text = String(decoding: data, as: UTF8.self)
-        var results = [Set<String>?](repeating: nil, count: messages.count)
-        for chunk in text.components(separatedBy: "\nFrom judge@localhost ").map({ $0.hasPrefix("From judge@localhost ") ? $0 : "From judge@localhost " + $0 }) {
+        var results = [[(name: String, value: String)]?](repeating: nil, count: messages.count)
+        for chunk in text.components(separatedBy: "\nFrom judge@localhost ") {
             let header = chunk.components(separatedBy: "\n\n").first ?? ""
-            let unfolded = header.replacingOccurrences(of: "\n\t", with: " ").replacingOccurrences(of: "\n ", with: " ")
-            var set: Set<String> = []
-            var id: Int?
-            for line in unfolded.components(separatedBy: "\n") {
-                if line.hasPrefix("X-Corpus-Id: ") { id = Int(line.dropFirst(13).trimmingCharacters(in: .whitespaces)) }
-                guard line.hasPrefix("X-Spam-Hits:") || line.hasPrefix("X-Spam-Sub:") else { continue }
-                let value = line.drop { $0 != ":" }.dropFirst()
-                for name in value.split(whereSeparator: { $0 == "," || $0 == " " }) where name != "none" { set.insert(String(name)) }
+            var fields: [(name: String, value: String)] = []
+            for line in header.components(separatedBy: "\n").dropFirst() {
+                if line.hasPrefix("\t") || line.hasPrefix(" "), !fields.isEmpty {
+                    fields[fields.count - 1].value += "\n" + line
+                } else if let colon = line.firstIndex(of: ":") {
+                    fields.append((String(line[..<colon]), String(line[line.index(after: colon)...].dropFirst())))
+                }
             }
-            if let id, id >= 0, id < results.count { results[id] = set }
+            if let id = fields.first(where: { $0.name == "X-Corpus-Id" }).flatMap({ Int($0.value) }), id >= 0, id < results.count {
+                results[id] = fields
+            }
         }
         let missing = results.indices.filter { results[$0] == nil }
         try #require(missing.isEmpty, "spamassassin gave no result for messages \(missing)")
