@@ -69,6 +69,24 @@ struct PerlRegex {
     /// Modifiers PCRE2 has no equivalent for (`e`, `r`, …; `g` and `o` mean nothing for a test).
     var unsupportedFlags: String { String(flags.filter { !"imsxgo".contains($0) }) }
 
+    /// Compiles the pattern, as several regexes when it is too large for PCRE2 in one piece
+    /// (``AlternationSplitter``); the rule matches where any of them matches.
+    func compileAll(limits: PCRERegex.Limits, depth: Int = 0) -> Result<[PCRERegex], RegexProblem> {
+        switch compile(limits: limits) {
+        case .success(let r): return .success([r])
+        case .failure(let e):
+            guard e.reason.contains("too large"), depth < 4, let parts = AlternationSplitter.split(pattern) else { return .failure(e) }
+            var out: [PCRERegex] = []
+            for part in parts {
+                switch PerlRegex(pattern: part, flags: flags).compileAll(limits: limits, depth: depth + 1) {
+                case .success(let r): out += r
+                case .failure(let e2): return .failure(RegexProblem(e.reason + "; split in \(parts.count), a part still fails: " + e2.reason))
+                }
+            }
+            return .success(out)
+        }
+    }
+
     /// Compiles the pattern; the error says why PCRE2 cannot take it.
     func compile(limits: PCRERegex.Limits) -> Result<PCRERegex, RegexProblem> {
         if !unsupportedFlags.isEmpty { return .failure(RegexProblem("modifier /\(unsupportedFlags) has no PCRE2 equivalent")) }

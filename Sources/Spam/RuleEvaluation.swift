@@ -28,23 +28,25 @@ extension RuleSet {
         var hits = [Int](repeating: 0, count: rules.count)
 
         func count(_ r: Rule, in text: [UInt8], upTo limit: Int) -> Int {
-            guard let re = r.regex, limit > 0 else { return 0 }
-            var n = 0
-            var start = 0
-            while n < limit, start <= text.count {
-                let match: PCRERegex.Match?
-                do {
-                    match = try re.firstMatch(in: text, from: start)
-                } catch {
-                    result.matchErrors.append((r.name, "\(error)"))
-                    break
+            guard limit > 0 else { return 0 }
+            var total = 0
+            for re in r.regexes {
+                var start = 0
+                while total < limit, start <= text.count {
+                    let match: PCRERegex.Match?
+                    do {
+                        match = try re.firstMatch(in: text, from: start)
+                    } catch {
+                        result.matchErrors.append((r.name, "\(error)"))
+                        break
+                    }
+                    guard let match else { break }
+                    total += 1
+                    guard r.multiple else { return total }
+                    start = match.range.upperBound > match.range.lowerBound ? match.range.upperBound : match.range.upperBound + 1
                 }
-                guard let match else { break }
-                n += 1
-                guard r.multiple else { break }
-                start = match.range.upperBound > match.range.lowerBound ? match.range.upperBound : match.range.upperBound + 1
             }
-            return n
+            return total
         }
 
         func candidates(_ type: RuleType, _ texts: [[UInt8]]) -> [Int] {

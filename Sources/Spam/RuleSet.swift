@@ -12,7 +12,9 @@ public final class RuleSet: Sendable {
         let name: String
         let type: RuleType
         let origin: String
-        let regex: PCRERegex?
+        /// The rule's regex; more than one when it had to be split (any of them matching is a match).
+        let regexes: [PCRERegex]
+        var regex: PCRERegex? { regexes.first }
         let header: (query: HeaderQuery, test: HeaderTest, ifUnset: [UInt8]?)?
         let eval: EvalCall?
         let meta: Expression?
@@ -95,7 +97,7 @@ public final class RuleSet: Sendable {
                 if flags.contains("nice") { score = -score }
             }
             var enabled = score != 0 && !flags.contains("net")
-            var regex: PCRERegex?
+            var regexes: [PCRERegex] = []
             var literals: [Int]?
             var perl: PerlRegex? = def.regex
             if case .matches(let r)? = def.header?.test { perl = r }
@@ -106,14 +108,14 @@ public final class RuleSet: Sendable {
                     d.unsupportedRegexes.append((name, def.origin, "uses a captured tag %{…} (capture rules are not supported)"))
                     enabled = false
                 } else {
-                    switch p.compile(limits: limits) {
-                    case .success(let r): regex = r
+                    switch p.compileAll(limits: limits) {
+                    case .success(let r): regexes = r
                     case .failure(let e):
                         d.unsupportedRegexes.append((name, def.origin, e.reason))
                         enabled = false
                     }
                 }
-                if regex != nil, let lits = RequiredLiterals.of(p.pattern, extended: p.flags.contains("x")) {
+                if !regexes.isEmpty, let lits = RequiredLiterals.of(p.pattern, extended: p.flags.contains("x")) {
                     var ids: [Int] = []
                     for l in lits {
                         if let id = literalIDs[def.type]?[l] { ids.append(id); continue }
@@ -142,7 +144,7 @@ public final class RuleSet: Sendable {
             for f in flags where f.hasPrefix("maxhits=") { maxHits = min(Int(f.dropFirst(8)) ?? maxHits, 1_000) }
             var header: (HeaderQuery, HeaderTest, [UInt8]?)?
             if let h = def.header { header = (h.query, h.test, h.ifUnset.map { Array($0.utf8) }) }
-            rules.append(Rule(name: name, type: def.type, origin: def.origin, regex: regex, header: header,
+            rules.append(Rule(name: name, type: def.type, origin: def.origin, regexes: regexes, header: header,
                               eval: def.eval, meta: meta, score: score, describe: c.describe[name] ?? "",
                               multiple: flags.contains("multiple"), maxHits: maxHits, literals: literals, enabled: enabled))
         }
