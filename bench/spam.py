@@ -51,7 +51,7 @@ def message(rng, n):
     kind = rng.choice(["plain", "html", "alt"])
     h = [
         f"Received: from mx{n}.example.net (mx{n}.example.net [10.{n % 250}.0.1])\n\tby mail.example.com (Postfix) with ESMTP id Q{n}\n\tfor <you@example.com>; Wed, 25 Nov 2026 01:00:00 +0000",
-        f"From: {rng.choice(['John Smith <john@example.com>', 'info@example.biz', '\"PayPal\" <service@example.ru>'])}",
+        "From: " + rng.choice(["John Smith <john@example.com>", "info@example.biz", '"PayPal" <service@example.ru>']),
         "To: you@example.com",
         f"Subject: {rng.choice(['Meeting notes', 'URGENT BUSINESS PROPOSAL', 'Re: report', 'You have won!!!', 'Your order'])} {n}",
         "Date: Wed, 25 Nov 2026 01:00:00 +0000",

@@ -9,6 +9,8 @@
 indirect enum Expression: Sendable {
     case number(Double)
     case name(String)
+    /// A rule by its index in the rule set (a name resolved at compile time).
+    case rule(Int)
     case not(Expression)
     case negate(Expression)
     case binary(String, Expression, Expression)
@@ -95,10 +97,22 @@ indirect enum Expression: Sendable {
         }
     }
 
+    /// The expression with rule names replaced by indices; unknown names are 0, as in
+    /// SpamAssassin (an undefined dependency never hits).
+    func resolved(_ index: [String: Int]) -> Expression {
+        switch self {
+        case .number, .rule: return self
+        case .name(let n): return index[n].map { .rule($0) } ?? .number(0)
+        case .not(let e): return .not(e.resolved(index))
+        case .negate(let e): return .negate(e.resolved(index))
+        case .binary(let op, let a, let b): return .binary(op, a.resolved(index), b.resolved(index))
+        }
+    }
+
     /// Every name the expression refers to.
     var names: [String] {
         switch self {
-        case .number: return []
+        case .number, .rule: return []
         case .name(let n): return [n]
         case .not(let e), .negate(let e): return e.names
         case .binary(_, let a, let b): return a.names + b.names
@@ -106,19 +120,29 @@ indirect enum Expression: Sendable {
     }
 
     func evaluate(_ value: (String) -> Double) -> Double {
+        evaluate(named: value, indexed: { _ in 0 })
+    }
+
+    /// Evaluates a resolved expression: `indexed` gives a rule's hit count by index.
+    func evaluate(indexed: (Int) -> Double) -> Double {
+        evaluate(named: { _ in 0 }, indexed: indexed)
+    }
+
+    func evaluate(named value: (String) -> Double, indexed: (Int) -> Double) -> Double {
         switch self {
         case .number(let n): return n
         case .name(let n): return value(n)
-        case .not(let e): return e.evaluate(value) == 0 ? 1 : 0
-        case .negate(let e): return -e.evaluate(value)
+        case .rule(let i): return indexed(i)
+        case .not(let e): return e.evaluate(named: value, indexed: indexed) == 0 ? 1 : 0
+        case .negate(let e): return -e.evaluate(named: value, indexed: indexed)
         case .binary(let op, let a, let b):
-            let x = a.evaluate(value)
+            let x = a.evaluate(named: value, indexed: indexed)
             switch op {
-            case "&&": return x == 0 ? x : b.evaluate(value)
-            case "||": return x != 0 ? x : b.evaluate(value)
+            case "&&": return x == 0 ? x : b.evaluate(named: value, indexed: indexed)
+            case "||": return x != 0 ? x : b.evaluate(named: value, indexed: indexed)
             default: break
             }
-            let y = b.evaluate(value)
+            let y = b.evaluate(named: value, indexed: indexed)
             switch op {
             case "+": return x + y
             case "-": return x - y

@@ -61,15 +61,14 @@ extension RuleSet {
 
         // header: each distinct query is looked up once.
         if let ids = byType[.header] {
-            var values: [HeaderQuery: [UInt8]?] = [:]
-            for i in ids { if let h = rules[i].header, values[h.query] == nil { values[h.query] = .some(m.get(h.query)) } }
-            let texts = values.values.compactMap { $0 }
+            let values = headerQueries.map { m.get($0) }
+            let texts = values.compactMap { $0 }
             let run = Set(candidates(.header, texts))
             for i in ids {
                 let r = rules[i]
                 if let e = r.eval { hits[i] = EvalFunctions.run(e, m, self) ? 1 : 0; continue }
                 guard let h = r.header else { continue }
-                let value = values[h.query] ?? nil
+                let value = values[r.querySlot]
                 switch h.test {
                 case .exists: hits[i] = value != nil ? 1 : 0
                 case .doesNotExist: hits[i] = value == nil ? 1 : 0
@@ -112,10 +111,7 @@ extension RuleSet {
         }
         for i in metaOrder {
             guard let e = rules[i].meta else { continue }
-            let v = e.evaluate { name in
-                guard let j = self.index[name] else { return 0 }
-                return Double(hits[j])
-            }
+            let v = e.evaluate(indexed: { Double(hits[$0]) })
             hits[i] = v != 0 ? 1 : 0
         }
         var score = 0.0

@@ -8,7 +8,9 @@ import Pipeline
 /// type, so that checking a message is one scan per text plus the regexes of the few rules
 /// whose literals occur — not thousands of regexes over every message.
 public final class RuleSet: Sendable {
-    struct Rule: Sendable {
+    /// One compiled rule; a class so that reading one while checking a message costs one
+    /// reference, not a copy of every field.
+    final class Rule: Sendable {
         let name: String
         let type: RuleType
         let origin: String
@@ -16,6 +18,8 @@ public final class RuleSet: Sendable {
         let regexes: [PCRERegex]
         var regex: PCRERegex? { regexes.first }
         let header: (query: HeaderQuery, test: HeaderTest, ifUnset: [UInt8]?)?
+        /// The slot of `header.query` in ``RuleSet/headerQueries``.
+        let querySlot: Int
         let eval: EvalCall?
         let meta: Expression?
         let score: Double
@@ -26,7 +30,39 @@ public final class RuleSet: Sendable {
         let literals: [Int]?
         /// False when the rule is not run: score 0, a network test, or it did not compile.
         let enabled: Bool
-        var isSubrule: Bool { name.hasPrefix("__") }
+        let isSubrule: Bool
+        /// The names a meta rule refers to, as written.
+        let dependencies: [String]
+
+        init(name: String, type: RuleType, origin: String, regexes: [PCRERegex],
+             header: (query: HeaderQuery, test: HeaderTest, ifUnset: [UInt8]?)?, querySlot: Int, eval: EvalCall?,
+             meta: Expression?, score: Double, describe: String, multiple: Bool, maxHits: Int, literals: [Int]?, enabled: Bool,
+             dependencies: [String]? = nil) {
+            self.name = name
+            self.type = type
+            self.origin = origin
+            self.regexes = regexes
+            self.header = header
+            self.querySlot = querySlot
+            self.eval = eval
+            self.meta = meta
+            self.score = score
+            self.describe = describe
+            self.multiple = multiple
+            self.maxHits = maxHits
+            self.literals = literals
+            self.enabled = enabled
+            self.isSubrule = name.hasPrefix("__")
+            self.dependencies = dependencies ?? meta?.names ?? []
+        }
+
+        /// The same rule with its meta expression's names replaced by rule indices.
+        func resolving(_ index: [String: Int]) -> Rule {
+            let r = Rule(name: name, type: type, origin: origin, regexes: regexes, header: header, querySlot: querySlot, eval: eval,
+                 meta: meta?.resolved(index), score: score, describe: describe, multiple: multiple, maxHits: maxHits,
+                 literals: literals, enabled: enabled, dependencies: dependencies)
+            return r
+        }
     }
 
     /// What the files said that mdad could not use, for `mdad spam lint` and the log.
@@ -46,6 +82,8 @@ public final class RuleSet: Sendable {
 
     let rules: [Rule]
     let index: [String: Int]
+    /// Every distinct header query the header rules make, looked up once per message.
+    let headerQueries: [HeaderQuery]
     let byType: [RuleType: [Int]]
     let scanners: [RuleType: LiteralScanner]
     /// Meta rules in an order where every meta comes after the metas it uses.
@@ -88,6 +126,8 @@ public final class RuleSet: Sendable {
         var literalIDs: [RuleType: [[UInt8]: Int]] = [:]
         var missingEvals: [String: [String]] = [:]
         var rules: [Rule] = []
+        var querySlots: [HeaderQuery: Int] = [:]
+        var queries: [HeaderQuery] = []
         for name in c.order {
             let def = c.rules[name]!
             let flags = c.tflags[name] ?? []
@@ -143,8 +183,16 @@ public final class RuleSet: Sendable {
             var maxHits = flags.contains("multiple") ? 1_000 : 1
             for f in flags where f.hasPrefix("maxhits=") { maxHits = min(Int(f.dropFirst(8)) ?? maxHits, 1_000) }
             var header: (HeaderQuery, HeaderTest, [UInt8]?)?
-            if let h = def.header { header = (h.query, h.test, h.ifUnset.map { Array($0.utf8) }) }
-            rules.append(Rule(name: name, type: def.type, origin: def.origin, regexes: regexes, header: header,
+            var slot = -1
+            if let h = def.header {
+                header = (h.query, h.test, h.ifUnset.map { Array($0.utf8) })
+                if let s = querySlots[h.query] { slot = s } else {
+                    slot = queries.count
+                    querySlots[h.query] = slot
+                    queries.append(h.query)
+                }
+            }
+            rules.append(Rule(name: name, type: def.type, origin: def.origin, regexes: regexes, header: header, querySlot: slot,
                               eval: def.eval, meta: meta, score: score, describe: c.describe[name] ?? "",
                               multiple: flags.contains("multiple"), maxHits: maxHits, literals: literals, enabled: enabled))
         }
@@ -152,12 +200,13 @@ public final class RuleSet: Sendable {
         var index: [String: Int] = [:]
         for (i, r) in rules.enumerated() { index[r.name] = i }
         for r in rules {
-            for n in r.meta?.names ?? [] where index[n] == nil && Double(n) == nil {
+            for n in r.dependencies where index[n] == nil && Double(n) == nil {
                 d.undefinedDependencies.append((r.name, n))
             }
         }
-        self.rules = rules
+        self.rules = rules.map { $0.resolving(index) }
         self.index = index
+        self.headerQueries = queries
         var byType: [RuleType: [Int]] = [:]
         for (i, r) in rules.enumerated() where r.enabled { byType[r.type, default: []].append(i) }
         self.byType = byType
@@ -188,7 +237,7 @@ public final class RuleSet: Sendable {
             }
             guard depth < 100 else { diagnostics.errors.append("\(rules[i].origin): meta \(rules[i].name): nested more than 100 deep"); return }
             state[i] = 1
-            for n in rules[i].meta?.names ?? [] {
+            for n in rules[i].dependencies {
                 if let j = index[n], rules[j].type == .meta, rules[j].enabled { visit(j, depth: depth + 1) }
             }
             state[i] = 2

@@ -33,7 +33,7 @@ struct SpamDifferentialTests {
             if r.type != .meta { return r.regex != nil || (r.header.map { if case .exists = $0.test { return true }; if case .doesNotExist = $0.test { return true }; return false } ?? false) }
             if let m = metaMemo[name] { return m }
             metaMemo[name] = false
-            let ok = (r.meta?.names ?? []).allSatisfy { Double($0) != nil || inScope($0, depth: depth + 1) }
+            let ok = r.dependencies.allSatisfy { Double($0) != nil || inScope($0, depth: depth + 1) }
             metaMemo[name] = ok
             return ok
         }
