@@ -27,23 +27,26 @@ extension RuleSet {
         var result = SpamResult(requiredScore: requiredScore)
         var hits = [Int](repeating: 0, count: rules.count)
 
+        let scratch = PCRERegex.Scratch()
         func count(_ r: Rule, in text: [UInt8], upTo limit: Int) -> Int {
             guard limit > 0 else { return 0 }
             var total = 0
-            for re in r.regexes {
-                var start = 0
-                while total < limit, start <= text.count {
-                    let match: PCRERegex.Match?
-                    do {
-                        match = try re.firstMatch(in: text, from: start)
-                    } catch {
-                        result.matchErrors.append((r.name, "\(error)"))
-                        break
+            text.withUnsafeBytes { buffer in
+                for re in r.regexes {
+                    var start = 0
+                    while total < limit, start <= buffer.count {
+                        let match: Range<Int>?
+                        do {
+                            match = try re.firstMatchRange(in: buffer, from: start, scratch: scratch)
+                        } catch {
+                            result.matchErrors.append((r.name, "\(error)"))
+                            break
+                        }
+                        guard let match else { break }
+                        total += 1
+                        guard r.multiple else { return }
+                        start = match.upperBound > match.lowerBound ? match.upperBound : match.upperBound + 1
                     }
-                    guard let match else { break }
-                    total += 1
-                    guard r.multiple else { return total }
-                    start = match.range.upperBound > match.range.lowerBound ? match.range.upperBound : match.range.upperBound + 1
                 }
             }
             return total

@@ -97,6 +97,12 @@ public enum SpamCommand {
         var out = "rule paths: \(paths.joined(separator: ", "))\n"
         out += "files read: \(d.files.count)\n"
         out += "rules: \(rules.ruleCount) read, \(rules.enabledCount) run\n"
+        for type in RuleType.allCases where type != .meta {
+            let ids = rules.byType[type] ?? []
+            let always = ids.filter { rules.rules[$0].regex != nil && rules.rules[$0].literals == nil }
+            guard !ids.isEmpty else { continue }
+            out += "  \(type.rawValue): \(ids.count) run, \(always.count) without a literal prefilter\(always.count <= 40 ? ": " + always.map { rules.rules[$0].name }.joined(separator: " ") : "")\n"
+        }
         out += "errors: \(d.errors.count)\n"
         for e in d.errors { out += "  \(e)\n" }
         out += "regexes PCRE2 cannot take: \(d.unsupportedRegexes.count)\n"
