@@ -85,6 +85,8 @@ struct SpamMessage {
         for u in URIScanner.scan(collapsed, limit: limits.uriCount) {
             addURI(u.lowercased().hasPrefix("www.") ? "http://" + u : u)
         }
+        for u in URIList.mailAddresses(in: collapsed, limit: limits.uriCount) { addURI(u) }
+        uris = URIList.canonicalize(uris, limit: limits.uriCount)
         let subject: [UInt8] = fields.last(where: { $0.key == "subject" }).map { $0.decoded + [10] } ?? [10]
         body = Self.shortLines(subject + Array(collapsed.utf8))
         bodyTextLength = collapsed.utf8.count

@@ -84,7 +84,7 @@ struct SpamAssassinHarness {
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         try #require(p.terminationStatus == 0, "spamassassin exited with \(p.terminationStatus)")
-        let text = String(decoding: data, as: UTF8.self)
+        let text = String(decoding: data, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n")
         var results = [[(name: String, value: String)]?](repeating: nil, count: messages.count)
         for chunk in text.components(separatedBy: "\nFrom judge@localhost ") {
             let header = chunk.components(separatedBy: "\n\n").first ?? ""

@@ -103,21 +103,40 @@ struct SpamCorpus {
         if chance(40) { h.append("X-Mailer: \(pick(Self.mailers))") }
         if chance(20) { h.append("Reply-To: \(pick(["winner@example.ru", "\"Claims\" <claims@example.info>"]))") }
         if chance(15) { h.append("X-Priority: 1 (Highest)") }
-        h.append("MIME-Version: 1.0")
+        if chance(15) { h.append("Subject: =?utf-8?B?\(Self.base64(Array(pick(Self.subjects).utf8)))?=\n =?utf-8?Q?_\(Self.qEncode("Grüße"))?=") }
+        if chance(10) { h.append("Sender: \(user)@\(domain) (\(name))") }
+        if chance(15) { h.append("List-Unsubscribe: <mailto:unsub-\(number)@\(domain)>, <http://\(domain)/u?id=\(number)>") }
+        if chance(10) { h.append("Precedence: bulk") }
+        if chance(15) { h.append("In-Reply-To: <prev\(number)@\(domain)>\nReferences: <root\(number)@\(domain)>\n <prev\(number)@\(domain)>") }
+        if chance(10) { h.append("Organization: \(pick(["ACME Corp", "Lottery Commission", "=?iso-8859-1?Q?Soci=E9t=E9?="]))") }
+        if chance(10) { h.append("X-Mailer: \(pick(Self.mailers))\n\tbuild \(number)") }
+        if chance(90) { h.append("MIME-Version: 1.0") }
 
         let text = sentences(2 + Int(next() % 5))
         var links: [String] = []
         for _ in 0..<Int(next() % 4) { links.append(pick(Self.uris)) }
         let charset = pick(["us-ascii", "utf-8", "iso-8859-1"])
         var body: [String] = []
-        switch next() % 4 {
+        switch next() % 6 {
+        case 4:
+            // A long unwrapped line (SpamAssassin cuts body lines at 2048 bytes) and odd blanks.
+            let long = (0..<Int(60 + next() % 80)).map { _ in pick(["word", "cheap", "offer", "free", "money", "click", "here", "now"]) }.joined(separator: pick([" ", "  ", "\t", " \u{00A0}"]))
+            h.append("Content-Type: text/plain; charset=utf-8")
+            h.append("Content-Transfer-Encoding: 8bit")
+            body = [text[0], long + " " + pick(Self.phrases), "", " \t ", pick(Self.phrases)]
+        case 5:
+            let b = "fwd\(number)"
+            h.append("Content-Type: multipart/mixed; boundary=\"\(b)\"")
+            body = ["--\(b)", "Content-Type: text/plain", "", "Forwarded message below.", "--\(b)", "Content-Type: message/rfc822", "",
+                    "From: \(pick(Self.names)) <x@\(pick(Self.domains))>", "Subject: \(pick(Self.subjects))", "Content-Type: text/html; charset=utf-8", "",
+                    trickyHTML(text, links), "--\(b)--", ""]
         case 0:
             let (cte, enc) = encode(plain(text, links), charset: charset)
             h.append("Content-Type: text/plain; charset=\(charset)")
             if let cte { h.append("Content-Transfer-Encoding: \(cte)") }
             body = [enc]
         case 1:
-            let (cte, enc) = encode(html(text, links), charset: charset)
+            let (cte, enc) = encode(chance(50) ? html(text, links) : trickyHTML(text, links), charset: charset)
             h.append("Content-Type: text/html; charset=\(charset)")
             if let cte { h.append("Content-Transfer-Encoding: \(cte)") }
             body = [enc]
@@ -147,7 +166,29 @@ struct SpamCorpus {
             }
             body += ["--\(b)--", ""]
         }
-        return Array((h.joined(separator: "\n") + "\n\n" + body.joined(separator: "\n") + "\n").utf8)
+        let whole = h.joined(separator: "\n") + "\n\n" + body.joined(separator: "\n") + "\n"
+        // Some messages arrive with CRLF line ends.
+        return Array((chance(15) ? whole.replacingAll("\n", "\r\n") : whole).utf8)
+    }
+
+    /// HTML with what renderers disagree about: entities, script and style, comments, title,
+    /// upper-case tags, unquoted attributes, runs of <br>, lists and tables, hidden text.
+    mutating func trickyHTML(_ text: [String], _ links: [String]) -> String {
+        var out = "<HTML><HEAD><TITLE>\(pick(Self.subjects))</TITLE><STYLE>p { color: red }</STYLE>"
+        out += "<script type=text/javascript>var x = \"click here\";</script></HEAD><BODY BGCOLOR=#ffffff>\n"
+        for (i, t) in text.enumerated() {
+            let escaped = t.replacingAll("&", "&amp;").replacingAll(" ", pick([" ", "&nbsp;", "&#32;", " \n "]))
+            switch next() % 6 {
+            case 0: out += "<P>\(escaped)<BR><BR>\n"
+            case 1: out += "<ul><li>\(escaped)</li><li>&#x41;&#66;C &copy; 2026</li></ul>\n"
+            case 2: out += "<div style=\"display:none\">\(pick(Self.phrases))</div>\(escaped)\n"
+            case 3: out += "<h1>\(escaped)</h1><hr>\n"
+            case 4: out += "<blockquote>\(escaped)</blockquote><!-- \(pick(Self.phrases)) -->\n"
+            default: out += "<span>\(escaped.uppercased())</span><b>!</b>&lt;tag&gt;\n"
+            }
+            if i < links.count { out += "<A HREF=\(links[i])>\(pick(["CLICK HERE", "unsubscribe", links[i]]))</A><br>\n" }
+        }
+        return out + "</BODY></HTML>"
     }
 
     mutating func plain(_ text: [String], _ links: [String]) -> String {
