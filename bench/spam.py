@@ -93,7 +93,10 @@ def cpu_of_tree(pid):
         except OSError:
             continue
         ppid = int(fields[1])
-        if int(p) == pid or ppid == pid:
+        if int(p) == pid:
+            # utime, stime, and cutime, cstime: children that exited and were reaped.
+            total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+        elif ppid == pid:
             total += int(fields[11]) + int(fields[12])
     return total / tick
 
@@ -144,7 +147,7 @@ def main():
         os.chmod(home, 0o777)
         spamd = subprocess.Popen(
             ["spamd", "-L", "-x", "-i", "127.0.0.1", "-p", str(port), "-u", "nobody", "-s", "stderr",
-             f"--max-children={jobs}", f"--min-children={jobs}", f"--configpath={RULES}", f"--siteconfigpath={site}",
+             f"--max-children={jobs}", f"--min-children={jobs}", "--max-conn-per-child=1000000", f"--configpath={RULES}", f"--siteconfigpath={site}",
              f"--pidfile={work}/spamd.pid"],
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "spamd.log"), "w"), env={**os.environ, "HOME": home})
         deadline = time.time() + 120

@@ -11,6 +11,16 @@ enum EvalFunctions {
         table[call.function]?(call.arguments, message, rules) ?? false
     }
 
+    /// Evals that ask the network (DNS lists, SPF, DKIM, DMARC, DCC, Razor, Pyzor, …): not run,
+    /// as `spamassassin -L` does not run them.
+    static func isNetworkTest(_ function: String) -> Bool {
+        let prefixes = ["check_rbl", "check_uridnsbl", "check_dkim", "check_dmarc", "check_for_spf", "check_dcc", "check_razor",
+                        "check_pyzor", "check_dns", "check_uri_host_listed", "check_hashbl", "check_senders_reputation",
+                        "check_for_def_spf", "check_for_spf", "check_for_dkim", "check_for_def_dkim", "check_asn", "askdns",
+                        "check_rbl_txt", "check_dns_sender", "check_arc", "check_access_database", "check_from_in_auto"]
+        return prefixes.contains { function.hasPrefix($0) } || function == "check_bayes"
+    }
+
     static let table: [String: Function] = [
         // HeaderEval: no To: (nor Apparently-To:).
         "check_for_missing_to_header": { _, m, _ in
@@ -43,6 +53,9 @@ enum EvalFunctions {
             default: return false
             }
         },
+        // MIMEEval: counts and flags over the MIME parts (mime_base64_count, mime_qp_count,
+        // mime_attachment, mime_base64_encoded_text, mime_bad_iso_charset).
+        "check_for_mime": { a, m, _ in (m.mimeFacts[a.last ?? ""] ?? 0) > 0 },
         "check_for_mime_html": { _, m, _ in m.htmlParts > 0 },
         "check_for_mime_html_only": { _, m, _ in m.htmlParts > 0 && m.plainParts == 0 },
         // BodyEval: the body as received is at most N bytes.

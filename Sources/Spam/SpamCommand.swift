@@ -107,8 +107,12 @@ public enum SpamCommand {
         for e in d.errors { out += "  \(e)\n" }
         out += "regexes PCRE2 cannot take: \(d.unsupportedRegexes.count)\n"
         for u in d.unsupportedRegexes { out += "  \(u.rule) (\(u.origin)): \(u.reason)\n" }
-        out += "eval functions not implemented: \(d.unsupportedEvals.count) (\(d.unsupportedEvals.reduce(0) { $0 + $1.rules.count }) rules never hit)\n"
-        for e in d.unsupportedEvals { out += "  \(e.function): \(e.rules.joined(separator: " "))\n" }
+        let network = d.unsupportedEvals.filter { EvalFunctions.isNetworkTest($0.function) }
+        let local = d.unsupportedEvals.filter { !EvalFunctions.isNetworkTest($0.function) }
+        out += "eval functions not implemented: \(local.count) (\(local.reduce(0) { $0 + $1.rules.count }) rules never hit)\n"
+        for e in local { out += "  \(e.function): \(e.rules.joined(separator: " "))\n" }
+        out += "network and Bayes tests not run (as spamassassin -L): \(network.count) functions, \(network.reduce(0) { $0 + $1.rules.count }) rules\n"
+        for e in network { out += "  \(e.function): \(e.rules.joined(separator: " "))\n" }
         out += "directives not acted on: \(d.unknownDirectives.count) kinds, \(d.unknownDirectives.reduce(0) { $0 + $1.count }) lines\n"
         for u in d.unknownDirectives { out += "  \(u.name) ×\(u.count) (first at \(u.first))\n" }
         out += "meta rules referring to undefined rules: \(d.undefinedDependencies.count)\n"

@@ -34,9 +34,11 @@ struct SpamMessage {
     let pristineBodyLength: Int
     let missingHeaderSeparator: Bool
     let truncatedHeader: Bool
-    /// Leaf parts of type text/html and text/plain.
+    /// MIMEEval's counts over every part: text/html, other text/*, base64, quoted-printable,
+    /// attachments; and its flags.
     let htmlParts: Int
     let plainParts: Int
+    let mimeFacts: [String: Int]
 
     /// SpamAssassin's `MAX_BODY_LINE_LENGTH`.
     static let maxLineLength = 2048
@@ -50,8 +52,54 @@ struct SpamMessage {
         missingHeaderSeparator = message.separator.isEmpty && message.bodySize > 0
         truncatedHeader = message.headerTruncated
         pristineBodyLength = message.bodySize
-        htmlParts = structure.parts.filter { $0.isLeaf && $0.contentType.mimeType == "text/html" }.count
-        plainParts = structure.parts.filter { $0.isLeaf && $0.contentType.mimeType == "text/plain" }.count
+        var facts: [String: Int] = [:]
+        var html = 0, otherText = 0
+        for part in structure.parts {
+            let type = part.contentType.mimeType
+            let last = { (name: String) in (part.header.all(name).last?.value ?? "").lowercased() }
+            let cte = last("Content-Transfer-Encoding"), cd = last("Content-Disposition")
+            let charset = (part.contentType.charset ?? "").lowercased()
+            if type == "text/html" { html += 1 } else if type.hasPrefix("text") { otherText += 1 }
+            if cte.contains("base64") { facts["mime_base64_count", default: 0] += 1 }
+            else if cte.contains("quoted-printable") { facts["mime_qp_count", default: 0] += 1 }
+            if cd.contains("attachment") { facts["mime_attachment", default: 0] += 1 }
+            let asciiNames = ["us-ascii", "ansi_x3.4-1968", "iso-ir-6", "ansi_x3.4-1986", "iso_646.irv:1991", "ascii", "iso646-us", "us", "ibm367", "cp367", "csascii"]
+            if type.hasPrefix("text"), cte.contains("base64"), charset.isEmpty || asciiNames.contains(where: { charset.contains($0) }),
+               !(cd.hasPrefix("attachment") || cd.hasPrefix("inline")) {
+                facts["mime_base64_encoded_text"] = 1
+            }
+            if charset.hasPrefix("iso-"), charset.split(separator: "-").count >= 3,
+               !(charset.hasPrefix("iso-8859-") || charset.hasPrefix("iso-2022-jp") || charset.hasPrefix("iso-2022-kr")) {
+                facts["mime_bad_iso_charset"] = 1
+            }
+        }
+        // mime_qp_count: escapes in quoted-printable parts that did not need escaping
+        // (=3F for "?", =41 for "A" …), trailing =20/=09 not counted.
+        var qpCount = 0
+        for part in structure.parts where part.isLeaf && (part.header.all("Content-Transfer-Encoding").last?.value ?? "").lowercased() == "quoted-printable" {
+            let raw = try structure.rawBody(of: part, limit: limits.textSize)
+            for line in raw.split(separator: 10) {
+                var n = 0
+                var i = line.startIndex
+                while i + 2 < line.endIndex {
+                    if line[i] == UInt8(ascii: "="), Self.needlessEscape(line[i + 1], line[i + 2]) { n += 1; i += 3; continue }
+                    i += 1
+                }
+                var end = line.endIndex
+                while end > line.startIndex, Self.isSpace(line[end - 1]) { end -= 1 }
+                var trailing = 0
+                while end - line.startIndex >= 3, line[end - 3] == UInt8(ascii: "="), line[end - 2] == UInt8(ascii: "2") || line[end - 2] == UInt8(ascii: "0"),
+                      (line[end - 2] == UInt8(ascii: "2") && line[end - 1] == UInt8(ascii: "0")) || (line[end - 2] == UInt8(ascii: "0") && line[end - 1] == UInt8(ascii: "9")) {
+                    trailing += 1
+                    end -= 3
+                }
+                qpCount += n > 0 ? n - trailing : 0
+            }
+        }
+        if qpCount > 0 { facts["mime_qp_count"] = qpCount } else { facts["mime_qp_count"] = nil }
+        mimeFacts = facts
+        htmlParts = html
+        plainParts = otherText
 
         // body: every leaf adds a line break before it; text/plain and text/html add their text.
         var text = ""
@@ -125,6 +173,18 @@ struct SpamMessage {
             decoded = EncodedWord.decode(trimmed)
         }
         return Field(key: key, name: f.name, raw: raw, decoded: Array(decoded.utf8))
+    }
+
+    /// `=(?:09|3[0-9ABCEF]|[2456][0-9A-F]|7[0-9A-E])`: MIMEEval's needless escape.
+    static func needlessEscape(_ a: UInt8, _ b: UInt8) -> Bool {
+        let hex = (b >= 48 && b <= 57) || (b >= 65 && b <= 70)
+        switch a {
+        case UInt8(ascii: "0"): return b == UInt8(ascii: "9")
+        case UInt8(ascii: "3"): return (b >= 48 && b <= 57) || [65, 66, 67, 69, 70].contains(b)
+        case UInt8(ascii: "2"), UInt8(ascii: "4"), UInt8(ascii: "5"), UInt8(ascii: "6"): return hex
+        case UInt8(ascii: "7"): return hex && b != UInt8(ascii: "F")
+        default: return false
+        }
     }
 
     static func isSpace(_ b: UInt8) -> Bool { b == 32 || b == 9 || b == 10 || b == 13 || b == 11 || b == 12 }
