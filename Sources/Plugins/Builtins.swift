@@ -1,4 +1,5 @@
 import Pipeline
+import Spam
 
 extension StageRegistry {
     /// Every stage that ships with mdad, registered in one place. A program with its own
@@ -18,6 +19,8 @@ extension StageRegistry {
         registry.register("milter", doc: "Run the message past the milters in milter_servers (milter protocol 6) and apply their changes and verdicts.",
                           parameters: MilterStage.parameters) { try MilterStage(configuration: $0) }
         registry.registerParameters(of: "relay", RelayParameters.all)
+        registry.register("spam", doc: "Score with SpamAssassin's rule files; X-Spam-* headers, Junk folder, reject above spam_reject_score.",
+                          parameters: SpamStage.parameters) { try SpamStage(configuration: $0) }
         return registry
     }
 }

@@ -4,6 +4,7 @@ import Glibc
 import PgsqlTable
 import Pipeline
 import Plugins
+import Spam
 
 /// mdad's entry point: argument parsing and wiring only; the work lives in the libraries.
 @main
@@ -41,6 +42,7 @@ enum Entry {
             case "mailq": exit(MailqCommand.run(["-p"] + Array(arguments.dropFirst(2))))
             case "postqueue": exit(MailqCommand.run(Array(arguments.dropFirst(2))))
             case "postsuper": exit(PostsuperCommand.run(Array(arguments.dropFirst(2))))
+            case "spam": exit(SpamCommand.run(Array(arguments.dropFirst(2)), table: StageRegistry.builtin.parameterTable))
             default: break
             }
         }

@@ -5,8 +5,19 @@
 /// dropped with their content, block elements become line breaks, character references are
 /// decoded, and runs of blanks collapse to one space as HTML rendering collapses them.
 public enum HTMLText {
+    /// How text is laid out.
+    public enum Style: Sendable {
+        /// For a reader: block elements end a line, blanks collapse.
+        case reader
+        /// As SpamAssassin's HTML renderer (Mail::SpamAssassin::HTML) lays it out, so that its
+        /// `body` rules hit the same places: `br` and `div` give a line break, `p`, `hr`,
+        /// `blockquote`, `pre` and `title` (opening and closing) an empty line, table cells and
+        /// list items a space; `title` text is kept; runs of blanks in text become one space.
+        case spamAssassin
+    }
+
     /// The text and the links (`href`, `src`, `action` attribute values) of an HTML document.
-    public static func convert(_ html: String) -> (text: String, links: [String]) {
+    public static func convert(_ html: String, style: Style = .reader) -> (text: String, links: [String]) {
         let s = Array(html.unicodeScalars)
         var out = String.UnicodeScalarView()
         var links: [String] = []
@@ -14,8 +25,35 @@ public enum HTMLText {
         let n = s.count
         var pendingSpace = false
         var atLineStart = true
+        // SpamAssassin style: text since the last tag, and whether the last chunk written was
+        // layout white space (which eats the blank that follows or precedes it).
+        var chunk = String.UnicodeScalarView()
+        var lastWasLayout = false
+
+        func flushChunk() {
+            guard !chunk.isEmpty else { return }
+            var collapsed = String.UnicodeScalarView()
+            var blank = false
+            for c in chunk {
+                if c == " " || c == "\t" || c == "\n" || c == "\r" || c == "\u{0C}" || c == "\u{0B}" || c == "\u{A0}" { blank = true; continue }
+                if blank { collapsed.append(" "); blank = false }
+                collapsed.append(c)
+            }
+            if blank { collapsed.append(" ") }
+            if lastWasLayout, collapsed.first == " " { collapsed.removeFirst() }
+            out.append(contentsOf: collapsed)
+            if !collapsed.isEmpty { lastWasLayout = false }
+            chunk = String.UnicodeScalarView()
+        }
+        func layout(_ ws: String) {
+            flushChunk()
+            if !lastWasLayout, out.last == " " { out.removeLast() }
+            out.append(contentsOf: ws.unicodeScalars)
+            lastWasLayout = true
+        }
 
         func emit(_ c: Unicode.Scalar) {
+            if style == .spamAssassin { chunk.append(c); return }
             if c == " " || c == "\t" || c == "\n" || c == "\r" || c == "\u{0C}" {
                 pendingSpace = true
                 return
@@ -47,11 +85,14 @@ public enum HTMLText {
                 let tag = Array(s[(i + 1)..<close])
                 let name = tagName(tag)
                 i = close + 1
-                if name == "script" || name == "style" || name == "title" {
+                if name == "script" || name == "style" || (name == "title" && style == .reader) {
                     i = find(s, "</", from: i, thenName: name) ?? n
                     continue
                 }
-                if blockElements.contains(name) { lineBreak() }
+                if style == .spamAssassin {
+                    let bare = name.hasPrefix("/") ? String(name.dropFirst()) : name
+                    if let ws = spamAssassinWhitespace[bare] { layout(ws) } else { flushChunk() }
+                } else if blockElements.contains(name) { lineBreak() }
                 for attr in ["href", "src", "action"] {
                     if let v = attribute(attr, in: tag), !v.isEmpty { links.append(decodeEntities(v)) }
                 }
@@ -68,9 +109,22 @@ public enum HTMLText {
             emit(c)
             i += 1
         }
+        if style == .spamAssassin {
+            flushChunk()
+            return (String(out), links)
+        }
         while let last = out.last, last == "\n" { out.removeLast() }
         return (String(out), links)
     }
+
+    /// Mail::SpamAssassin::HTML's `html_whitespace`, applied to opening and closing tags.
+    static let spamAssassinWhitespace: [String: String] = [
+        "br": "\n", "div": "\n",
+        "li": " ", "th": " ", "td": " ", "dd": " ", "dt": " ", "embed": " ",
+        "h1": " ", "h2": " ", "h3": " ", "h4": " ", "h5": " ", "h6": " ",
+        "p": "\n\n", "hr": "\n\n", "blockquote": "\n\n", "pre": "\n\n", "listing": "\n\n", "plaintext": "\n\n",
+        "xmp": "\n\n", "title": "\n\n",
+    ]
 
     static let blockElements: Set<String> = [
         "br", "p", "/p", "div", "/div", "tr", "/tr", "li", "/li", "ul", "/ul", "ol", "/ol", "table", "/table",

@@ -180,7 +180,7 @@ public enum URIScanner {
     }
 
     /// An HTML link worth reporting (not a fragment or a script).
-    static func looksLikeURI(_ s: String) -> Bool {
+    public static func looksLikeURI(_ s: String) -> Bool {
         let l = s.lowercased()
         return !l.hasPrefix("#") && !l.hasPrefix("javascript:") && !l.hasPrefix("data:") && !l.hasPrefix("cid:")
     }

@@ -171,6 +171,32 @@ public final class PCRERegex: @unchecked Sendable {
         return try r.get()
     }
 
+    /// Match data for one thread to reuse across many matches (PCRE2 match data may not be
+    /// shared between threads, and creating it for every match costs an allocation). Holds the
+    /// whole match only.
+    public final class Scratch {
+        let data: OpaquePointer
+        public init() {
+            data = pcre2_match_data_create_8(1, nil)!
+        }
+        deinit { pcre2_match_data_free_8(data) }
+    }
+
+    /// The byte range of the first match in `subject` at or after `start`, using `scratch`
+    /// instead of new match data: for code that runs many patterns over the same texts.
+    public func firstMatchRange(in subject: UnsafeRawBufferPointer, from start: Int = 0, scratch: Scratch) throws(Error) -> Range<Int>? {
+        var empty: UInt8 = 0
+        let base = subject.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        let rc = withUnsafePointer(to: &empty) { e in
+            pcre2_match_8(code, base ?? e, subject.count, start, 0, scratch.data, context)
+        }
+        if rc == PCRE2_ERROR_NOMATCH { return nil }
+        if rc < 0 { throw Error(code: rc, message: Self.message(rc), offset: nil, pattern: pattern) }
+        let ov = pcre2_get_ovector_pointer_8(scratch.data)!
+        let s = Int(ov[0]), e = Int(ov[1])
+        return s <= e ? s..<e : e..<e
+    }
+
     /// True when the pattern matches anywhere in `subject`.
     public func matches(_ subject: String) throws(Error) -> Bool { try firstMatch(in: subject) != nil }
 
