@@ -34,6 +34,8 @@ enum Entry {
             case "postalias": exit(PostmapCommand.runFromCommandLine(Array(arguments.dropFirst(2)), kind: .postalias))
             case "newaliases": exit(PostmapCommand.newaliasesFromCommandLine(Array(arguments.dropFirst(2))))
             case "deliver": exit(await LocalDeliveryAgent.runFromCommandLine(Array(arguments.dropFirst(2))).rawValue)
+            case "sieve-test": exit(SieveTestCommand.runFromCommandLine(Array(arguments.dropFirst(2))))
+            case "sievec": exit(SieveTestCommand.sievec(Array(arguments.dropFirst(2))))
             default: break
             }
         }

@@ -1,0 +1,116 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Pipeline
+
+/// Where `include` finds scripts: `:personal` in the user's sieve directory, `:global` in
+/// `sieve_global`; each named `NAME.sieve`.
+public struct SieveIncludeLocations: Sendable {
+    public var personal: String?
+    public var global: String?
+
+    public init(personal: String?, global: String?) {
+        self.personal = personal
+        self.global = global
+    }
+}
+
+/// Compiles a script with every script it includes (compile once, run many).
+public enum SieveLoader {
+    /// Largest script file read.
+    static let maxScriptSize = 1 << 20
+    /// Largest number of distinct scripts one program includes.
+    static let maxIncludes = 255
+
+    /// The name errors use: the file name without its directory and `.sieve`.
+    public static func scriptName(_ path: String) -> String {
+        var name = String(path.split(separator: "/").last ?? Substring(path))
+        if name.hasSuffix(".sieve") { name.removeLast(6) }
+        return name
+    }
+
+    public static func read(_ path: String) throws(SieveError) -> [UInt8] {
+        let name = scriptName(path)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SieveError(script: name, line: 0, "failed to open sieve script '\(path)': \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 { if errno == EINTR { continue }; throw SieveError(script: name, line: 0, "failed to read sieve script '\(path)'") }
+            if n == 0 { break }
+            out += buf[..<n]
+            if out.count > maxScriptSize { throw SieveError(script: name, line: 0, "sieve script '\(path)' is larger than \(maxScriptSize) bytes") }
+        }
+        return out
+    }
+
+    public static func compile(path: String, includes: SieveIncludeLocations) throws(SieveError) -> SieveProgram {
+        try compile(read(path), name: scriptName(path), includes: includes)
+    }
+
+    public static func compile(_ bytes: [UInt8], name: String, includes: SieveIncludeLocations) throws(SieveError) -> SieveProgram {
+        let (main, wanted) = try SieveCompiler.compile(bytes, name: name)
+        var library: [String: SieveScript] = [:]
+        var missing: Set<String> = []
+        var queue = wanted.map { ($0, main.name) }
+        while !queue.isEmpty {
+            let (inc, from) = queue.removeFirst()
+            if library[inc.key] != nil || missing.contains(inc.key) { continue }
+            guard library.count < maxIncludes else {
+                throw SieveError(script: from, line: inc.line, "include: the number of included scripts exceeds the limit of \(maxIncludes)")
+            }
+            let dir = inc.location == .global ? includes.global : includes.personal
+            guard let dir, !dir.isEmpty else {
+                if inc.optional { missing.insert(inc.key); continue }
+                throw SieveError(script: from, line: inc.line, "include: \(inc.location.rawValue) script location for script '\(inc.name)' is not configured")
+            }
+            let path = dir + "/" + inc.name + ".sieve"
+            if access(path, F_OK) != 0 {
+                if inc.optional { missing.insert(inc.key); continue }
+                throw SieveError(script: from, line: inc.line, "included \(inc.location.rawValue) script '\(inc.name)' does not exist")
+            }
+            let (script, more) = try SieveCompiler.compile(try read(path), name: inc.name)
+            library[inc.key] = script
+            queue += more.map { ($0, inc.name) }
+        }
+        return SieveProgram(main: main, library: library, missing: missing)
+    }
+}
+
+/// Compiled programs by path, kept until the file's mtime or size changes.
+public final class SieveScriptCache: @unchecked Sendable {
+    struct Entry {
+        var mtime: timespec
+        var size: Int
+        var program: Result<SieveProgram, SieveError>
+    }
+    private var entries: [String: Entry] = [:]
+    private var lock = pthread_mutex_t()
+    let limit: Int
+
+    public init(limit: Int = 1000) {
+        self.limit = limit
+        pthread_mutex_init(&lock, nil)
+    }
+
+    /// The program at `path`, compiled when it is new or changed; nil when there is no file.
+    public func program(at path: String, includes: SieveIncludeLocations) throws(SieveError) -> SieveProgram? {
+        var st = stat()
+        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        pthread_mutex_lock(&lock)
+        let cached = entries[path]
+        pthread_mutex_unlock(&lock)
+        if let cached, cached.mtime.tv_sec == st.st_mtim.tv_sec, cached.mtime.tv_nsec == st.st_mtim.tv_nsec, cached.size == Int(st.st_size) {
+            return try cached.program.get()
+        }
+        let compiled: Result<SieveProgram, SieveError>
+        do { compiled = .success(try SieveLoader.compile(path: path, includes: includes)) } catch { compiled = .failure(error) }
+        pthread_mutex_lock(&lock)
+        if entries.count >= limit { entries.removeAll() }
+        entries[path] = Entry(mtime: st.st_mtim, size: Int(st.st_size), program: compiled)
+        pthread_mutex_unlock(&lock)
+        return try compiled.get()
+    }
+}
