@@ -33,7 +33,8 @@ extension SieveInterpreter {
         let from = try spec.from.map { (s: SieveString) throws(SieveRuntimeError) in try expand(s) }
         let n = SieveNotification(method: method, from: from, importance: min(max(importance, 1), 3),
                                   options: try expand(spec.options), message: message, recipients: recipients)
-        if result.actions.contains(.notify(n)) { return }
+        // One notification per method: a later one to the same URI is dropped (Pigeonhole).
+        if result.actions.contains(where: { if case .notify(let o) = $0 { return o.method == method } else { return false } }) { return }
         try addAction(.notify(n))
     }
 

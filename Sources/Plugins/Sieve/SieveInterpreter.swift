@@ -136,11 +136,11 @@ final class SieveInterpreter {
             guard SieveAddresses.isValidRedirect(a) else { throw SieveRuntimeError("specified redirect address '\(a)' is invalid") }
             let bare = SieveAddresses.bare(a)
             try checkReject(adding: "redirect")
-            if !copy { result.implicitKeep = false }
-            if let i = result.actions.firstIndex(where: { if case .redirect(let t, _) = $0 { return t.lowercased() == bare.lowercased() } else { return false } }) {
-                if !copy { result.actions[i] = .redirect(to: bare, copy: false) }
+            // A second redirect to the same address is the first one (Pigeonhole's duplicate check).
+            if result.actions.contains(where: { if case .redirect(let t, _) = $0 { return t.lowercased() == bare.lowercased() } else { return false } }) {
                 return .next
             }
+            if !copy { result.implicitKeep = false }
             redirects += 1
             if redirects > env.limits.maxRedirects { throw SieveRuntimeError("number of redirect actions exceeds policy limit (\(env.limits.maxRedirects))") }
             try addAction(.redirect(to: bare, copy: copy))
@@ -243,17 +243,19 @@ final class SieveInterpreter {
         result.actions.append(a)
     }
 
-    /// keep and fileinto: a second store into the same folder merges with the first.
+    /// keep and fileinto: a second store into the same folder merges with the first, as
+    /// Pigeonhole merges them: the first one's :copy and :create stay, the latest flags are the
+    /// ones set, and the implicit keep is left as it was.
     func addStore(_ folder: String, flags: [String], copy: Bool, create: Bool) throws(SieveRuntimeError) {
         try checkReject(adding: "store")
         let name = folder.uppercased() == "INBOX" ? "INBOX" : folder
-        if !copy { result.implicitKeep = false }
         for (i, a) in result.actions.enumerated() {
-            if case .store(let f, let fl, let c, let cr) = a, f == name {
-                result.actions[i] = .store(folder: f, flags: SieveFlags.add(fl, flags), copy: c && copy, create: cr || create)
+            if case .store(let f, _, let c, let cr) = a, f == name {
+                result.actions[i] = .store(folder: f, flags: flags, copy: c, create: cr)
                 return
             }
         }
+        if !copy { result.implicitKeep = false }
         try addAction(.store(folder: name, flags: flags, copy: copy, create: create))
     }
 
