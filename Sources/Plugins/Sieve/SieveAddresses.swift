@@ -67,7 +67,7 @@ enum SieveNotify {
                 }
             }
         }
-        return recipients.isEmpty ? nil : recipients
+        return recipients
     }
 
     /// The `?name=value&…` headers of a mailto URI, names lower-cased, values decoded.

@@ -135,6 +135,13 @@ extension SieveCompiler {
             if !method.contains("${"), SieveNotify.mailtoRecipients(method) == nil {
                 throw error(n.line, "notify command: invalid method '\(method)'")
             }
+            for option in a.strings("options") ?? [] where !option.contains("${") {
+                let name = option.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+                guard option.contains("="), let f = name.unicodeScalars.first, f.properties.isAlphabetic || ("0"..."9").contains(f),
+                      name.unicodeScalars.allSatisfy({ $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "." || $0 == "_" }) else {
+                    throw error(n.line, "notify command: invalid option name specified in option '\(option)'")
+                }
+            }
             if let imp = a.string("importance"), !imp.contains("${"), !["1", "2", "3"].contains(imp) {
                 throw error(n.line, "notify command: invalid :importance argument '\(imp)'")
             }

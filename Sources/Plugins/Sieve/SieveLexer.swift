@@ -102,7 +102,7 @@ struct SieveLexer {
                     if bytes[pos] == 10 { line += 1 }
                     pos += 1
                 }
-                if !closed { throw SieveError(script: script, line: startLine, "end of file before end of bracket comment ('/* ... */') started at line \(startLine)") }
+                if !closed { throw SieveError(script: script, line: line, "end of file before end of bracket comment ('/* ... */') started at line \(startLine)") }
             } else { return }
         }
     }
@@ -163,7 +163,7 @@ struct SieveLexer {
             pos += 1
             if out.count > Self.maxStringSize { throw error("string is too long") }
         }
-        throw SieveError(script: script, line: startLine, "end of file before end of quoted string")
+        throw SieveError(script: script, line: line, "end of file before end of quoted string started at line \(startLine)")
     }
 
     /// `text:` then optional whitespace and a `#` comment up to the line end; lines up to one
@@ -200,6 +200,6 @@ struct SieveLexer {
             if hasNewline { line += 1 }
             if out.count > Self.maxStringSize { throw error("string is too long") }
         }
-        throw SieveError(script: script, line: startLine, "end of file before end of multi-line string")
+        throw SieveError(script: script, line: line, "end of file before end of multi-line string started at line \(startLine)")
     }
 }

@@ -20,6 +20,12 @@ public struct SieveNotification: Sendable, Equatable {
     public var options: [String]
     public var message: String?
     public var recipients: [String]
+
+    /// The `subject=` header of the mailto URI.
+    public var uriSubject: String? {
+        guard let q = method.firstIndex(of: "?") else { return nil }
+        return SieveNotify.headers(String(method[method.index(after: q)...])).first { $0.0 == "subject" }?.1
+    }
 }
 
 /// One action of a script's result, as Pigeonhole's result lists it.

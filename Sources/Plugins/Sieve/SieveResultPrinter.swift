@@ -28,7 +28,7 @@ public enum SieveResultPrinter {
             case .notify(let n):
                 out += " * send notification with method 'mailto:':\n"
                 out += "    => importance   : \(n.importance)\n"
-                if let m = n.message { out += "    => subject      : \(m)\n" }
+                if let m = n.message ?? n.uriSubject { out += "    => subject      : \(m)\n" }
                 if let f = n.from { out += "    => from         : \(f)\n" }
                 out += "    => recipients   :\n"
                 for r in n.recipients { out += "       + To: \(r)\n" }
