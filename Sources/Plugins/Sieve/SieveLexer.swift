@@ -102,7 +102,10 @@ struct SieveLexer {
                     if bytes[pos] == 10 { line += 1 }
                     pos += 1
                 }
-                if !closed { throw SieveError(script: script, line: line, "end of file before end of bracket comment ('/* ... */') started at line \(startLine)") }
+                if !closed {
+                    while pos < bytes.count { if bytes[pos] == 10 { line += 1 }; pos += 1 }
+                    throw SieveError(script: script, line: line, "end of file before end of bracket comment ('/* ... */') started at line \(startLine)")
+                }
             } else { return }
         }
     }
