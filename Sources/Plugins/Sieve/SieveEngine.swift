@@ -129,7 +129,7 @@ public struct SieveEngine: RulesEngine {
             let root = mailbox.path
             env.mailboxExists = { name in
                 guard let dir = try? MaildirFolderName.directory(for: name) else { return false }
-                return SieveEngine.isDirectory(root + "/" + dir)
+                return Posix.isDirectory(root + "/" + dir)
             }
         }
         if let store { env.duplicateSeen = { store.contains($0, now: now) } }
@@ -161,11 +161,6 @@ public struct SieveEngine: RulesEngine {
         guard ran else { return .continue }
         apply(combined, to: &recipient, message: message, transaction: transaction, user: user, store: store, now: now, context: context)
         return .continue
-    }
-
-    static func isDirectory(_ path: String) -> Bool {
-        var st = stat()
-        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
     /// Turns a result into actions the delivery backends carry out.

@@ -30,20 +30,14 @@ public enum SieveLoader {
     }
 
     public static func read(_ path: String) throws(SieveError) -> [UInt8] {
-        let name = scriptName(path)
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SieveError(script: name, line: 0, "failed to open sieve script '\(path)': \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; throw SieveError(script: name, line: 0, "failed to read sieve script '\(path)'") }
-            if n == 0 { break }
-            out += buf[..<n]
-            if out.count > maxScriptSize { throw SieveError(script: name, line: 0, "sieve script '\(path)' is larger than \(maxScriptSize) bytes") }
+        let bytes: [UInt8]
+        do { bytes = try Posix.readFile(path, limit: maxScriptSize + 1) } catch let e as SystemError {
+            throw SieveError(script: scriptName(path), line: 0, "failed to open sieve script '\(path)': \(e.message)")
+        } catch {
+            throw SieveError(script: scriptName(path), line: 0, "failed to read sieve script '\(path)'")
         }
-        return out
+        if bytes.count > maxScriptSize { throw SieveError(script: scriptName(path), line: 0, "sieve script '\(path)' is larger than \(maxScriptSize) bytes") }
+        return bytes
     }
 
     public static func compile(path: String, includes: SieveIncludeLocations) throws(SieveError) -> SieveProgram {

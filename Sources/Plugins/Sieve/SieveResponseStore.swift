@@ -26,12 +26,12 @@ public struct SieveResponseStore: Sendable {
 
     /// Whether `key` was recorded and has not expired at `now`.
     public func contains(_ key: String, now: Int) -> Bool {
-        (try? withLocked { entries in entries[Self.hash(key)].map { $0 > now } ?? false }) ?? false
+        (try? withLocked(now: now) { entries in entries[Self.hash(key)].map { $0 > now } ?? false }) ?? false
     }
 
     /// Records `key` until `now + seconds`.
     public func record(_ key: String, seconds: Int, now: Int) throws {
-        try withLocked { entries in
+        try withLocked(now: now) { entries in
             entries[Self.hash(key)] = now + seconds
             if entries.count > Self.maxEntries {
                 for (k, _) in entries.sorted(by: { $0.value < $1.value }).prefix(entries.count - Self.maxEntries) { entries[k] = nil }
@@ -41,7 +41,7 @@ public struct SieveResponseStore: Sendable {
 
     /// Checks and records in one locked step: true when the key was fresh (and is now recorded).
     public func claim(_ key: String, seconds: Int, now: Int) throws -> Bool {
-        try withLocked { entries in
+        try withLocked(now: now) { entries in
             let h = Self.hash(key)
             if let e = entries[h], e > now { return false }
             entries[h] = now + seconds
@@ -49,7 +49,7 @@ public struct SieveResponseStore: Sendable {
         }
     }
 
-    func withLocked<T>(_ body: (inout [String: Int]) throws -> T) throws -> T {
+    func withLocked<T>(now: Int, _ body: (inout [String: Int]) throws -> T) throws -> T {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw SystemError("open", path: path) }
         defer { close(fd) }
@@ -63,7 +63,6 @@ public struct SieveResponseStore: Sendable {
             data += buf[..<n]
         }
         var entries: [String: Int] = [:]
-        let now = Int(time(nil))
         for line in data.split(separator: 10) {
             let f = line.split(separator: 32)
             guard f.count == 2, let exp = Int(String(decoding: f[0], as: UTF8.self)), exp > now else { continue }
