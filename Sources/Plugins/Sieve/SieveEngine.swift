@@ -58,15 +58,7 @@ public struct SieveEngine: RulesEngine {
         globalDir = try config.string("sieve_global")
         storePath = try config.string("sieve_response_store")
         hostName = try config.string("myhostname")
-        var l = SieveLimits()
-        l.maxRedirects = try config.integer("sieve_max_redirects")
-        l.maxActions = try config.integer("sieve_max_actions")
-        l.maxIncludeDepth = try config.integer("sieve_include_max_nesting_depth")
-        l.maxSteps = try config.integer("sieve_max_steps")
-        l.minVacationPeriod = try config.seconds("sieve_vacation_min_period")
-        l.maxVacationPeriod = try config.seconds("sieve_vacation_max_period")
-        l.defaultVacationPeriod = try config.seconds("sieve_vacation_default_period")
-        limits = l
+        limits = try SieveLimits(configuration: config)
     }
 
     /// Dovecot-style expansion: `~` the home, `%u` user, `%n` local part, `%d` domain, `%%`.

@@ -40,6 +40,17 @@ public struct SieveLimits: Sendable {
     public var maxVacationPeriod = 60 * 86_400
     public var defaultVacationPeriod = 7 * 86_400
     public init() {}
+
+    /// The limits main.cf sets (`sieve_max_redirects`, `sieve_max_actions`, …).
+    public init(configuration config: Configuration) throws(ConfigError) {
+        maxRedirects = try config.integer("sieve_max_redirects")
+        maxActions = try config.integer("sieve_max_actions")
+        maxIncludeDepth = try config.integer("sieve_include_max_nesting_depth")
+        maxSteps = try config.integer("sieve_max_steps")
+        minVacationPeriod = try config.seconds("sieve_vacation_min_period")
+        maxVacationPeriod = try config.seconds("sieve_vacation_max_period")
+        defaultVacationPeriod = try config.seconds("sieve_vacation_default_period")
+    }
 }
 
 /// Runs a compiled program over one message: pure over (message, environment); the only
@@ -75,13 +86,15 @@ final class SieveInterpreter {
     }
 
     func run() throws(SieveRuntimeError) -> SieveResult {
-        try runScript(program.main)
+        _ = try runScript(program.main)
         result.implicitKeepFlags = flags
         if result.headerEdited { result.editedHeader = HeaderSection(header) }
         return result
     }
 
-    func runScript(_ script: SieveScript) throws(SieveRuntimeError) {
+    /// Runs one script with its own variables and extensions (an included script too);
+    /// `stop` anywhere ends the whole run, `return` only this script.
+    func runScript(_ script: SieveScript) throws(SieveRuntimeError) -> Flow {
         let savedExtensions = extensions, savedLocals = locals, savedMatch = matchValues, savedGlobalNames = globalNames
         extensions = script.extensions
         locals = [:]
@@ -93,7 +106,7 @@ final class SieveInterpreter {
             matchValues = savedMatch
             globalNames = savedGlobalNames
         }
-        _ = try execute(script.commands)
+        return try execute(script.commands) == .stop ? .stop : .next
     }
 
     func step() throws(SieveRuntimeError) {
@@ -184,7 +197,7 @@ final class SieveInterpreter {
             }
             depth += 1
             defer { depth -= 1 }
-            let flow = try runIncluded(script)
+            let flow = try runScript(script)
             if flow == .stop { return .stop }
         case .return:
             return .ret
@@ -196,22 +209,6 @@ final class SieveInterpreter {
             throw SieveRuntimeError(try expand(m))
         }
         return .next
-    }
-
-    func runIncluded(_ script: SieveScript) throws(SieveRuntimeError) -> Flow {
-        let savedExtensions = extensions, savedLocals = locals, savedMatch = matchValues, savedGlobalNames = globalNames
-        extensions = script.extensions
-        locals = [:]
-        matchValues = []
-        globalNames = []
-        defer {
-            extensions = savedExtensions
-            locals = savedLocals
-            matchValues = savedMatch
-            globalNames = savedGlobalNames
-        }
-        let f = try execute(script.commands)
-        return f == .stop ? .stop : .next
     }
 
     static func triesDelivery(_ a: SieveAction) -> Bool {

@@ -61,14 +61,7 @@ public enum SieveTestCommand {
     }
 
     static func limits(_ config: Configuration) throws(ConfigError) -> (SieveLimits, SieveIncludeLocations) {
-        var l = SieveLimits()
-        l.maxRedirects = try config.integer("sieve_max_redirects")
-        l.maxActions = try config.integer("sieve_max_actions")
-        l.maxIncludeDepth = try config.integer("sieve_include_max_nesting_depth")
-        l.maxSteps = try config.integer("sieve_max_steps")
-        l.minVacationPeriod = try config.seconds("sieve_vacation_min_period")
-        l.maxVacationPeriod = try config.seconds("sieve_vacation_max_period")
-        l.defaultVacationPeriod = try config.seconds("sieve_vacation_default_period")
+        let l = try SieveLimits(configuration: config)
         let home = String(cString: getenv("HOME") ?? strdup("/"))
         func tilde(_ p: String) -> String? { p.isEmpty ? nil : p.hasPrefix("~") ? home + p.dropFirst() : p }
         return (l, SieveIncludeLocations(personal: tilde(try config.string("sieve_dir")), global: tilde(try config.string("sieve_global"))))
