@@ -250,7 +250,8 @@ struct SieveDifferentialTests {
     }
 
     /// Runs `pairs` generated pairs through both and returns (agreeing, differences).
-    static func compare(pairs: Int, seed: UInt64, script make: (inout Generator) -> String) throws -> (Int, [String]) {
+    static func compare(pairs: Int, seed: UInt64, messages: [String] = messages, senders: [String] = senders,
+                        script make: (inout Generator) -> String) throws -> (Int, [String]) {
         var outcomes: [Int32: Int] = [:]
         defer {
             print("Sieve differential outcomes (Pigeonhole's exit status: pairs): " + outcomes.sorted { $0.key < $1.key }.map { "\($0.key == 0 ? "listed" : $0.key == 1 ? "run-time error" : $0.key == 89 ? "compile error" : "exit \($0.key)"): \($0.value)" }.joined(separator: ", "))
@@ -281,9 +282,9 @@ struct SieveDifferentialTests {
         var agree = 0
         var differences: [String] = []
         for i in 0..<pairs {
-            let m = Int(g.next() % UInt64(Self.messages.count))
-            let message = Self.messages[m]
-            let sender = Self.senders[m]
+            let m = Int(g.next() % UInt64(messages.count))
+            let message = messages[m]
+            let sender = senders[m]
             let recipient = g.pick(["bob@example.com", "bob+lists@example.com", "bob+work@example.com"])
             let text = make(&g)
             let scriptURL = dir.appendingPathComponent("s\(i).sieve"), messageURL = dir.appendingPathComponent("m\(i).eml")
@@ -329,6 +330,15 @@ struct SieveDifferentialTests {
         let (agree, differences) = try Self.compare(pairs: pairs, seed: 20_251_125, script: Self.script)
         Self.report("core", agree, pairs, differences)
         #expect(agree >= 300, "agreement fell to \(agree)/\(pairs)")
+    }
+
+    @Test func awkwardMessagesAgreeWithPigeonhole() throws {
+        guard Self.pigeonholeInstalled else { return }
+        let pairs = 150
+        let (agree, differences) = try Self.compare(pairs: pairs, seed: 3_834, messages: Self.awkwardMessages,
+                                                    senders: Self.awkwardSenders, script: Self.awkwardScript)
+        Self.report("awkward messages", agree, pairs, differences)
+        #expect(agree >= 150, "agreement fell to \(agree)/\(pairs)")
     }
 
     @Test func harderScriptsAgreeWithPigeonhole() throws {
