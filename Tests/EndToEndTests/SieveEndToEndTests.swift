@@ -62,6 +62,25 @@ struct SieveEndToEndTests {
         #expect(s.files("").count == 1)
     }
 
+    @Test func globalScriptsRunAroundTheUsersScript() throws {
+        let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("mdad-sieve-global-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let before = dir.appendingPathComponent("before.sieve"), after = dir.appendingPathComponent("after.sieve")
+        try "require \"fileinto\";\nif header :contains \"subject\" \"spam\" { fileinto \"Junk\"; }\n".write(to: before, atomically: true, encoding: .utf8)
+        try "require \"fileinto\";\nif header :contains \"subject\" \"late\" { fileinto \"Late\"; }\n".write(to: after, atomically: true, encoding: .utf8)
+        let s = try Setup(script: "require \"fileinto\";\nif header :contains \"subject\" \"devel\" { fileinto \"Lists\"; }\n",
+                          extra: "sieve_before = \(before.path)\nsieve_after = \(after.path)\n")
+        #expect(try s.deliver("From: a@example.org\nSubject: devel spam\n\nx\n").status == 0)
+        #expect(s.files("Junk").count == 1)
+        #expect(s.files("Lists").isEmpty, "the user's script does not run once the before script filed the message")
+        #expect(try s.deliver("From: a@example.org\nSubject: devel news\n\nx\n").status == 0)
+        #expect(s.files("Lists").count == 1)
+        #expect(try s.deliver("From: a@example.org\nSubject: late news\n\nx\n").status == 0)
+        #expect(s.files("Late").count == 1)
+        #expect(s.files("").isEmpty)
+    }
+
     @Test func flagsAndEditedHeaderReachTheStoredCopy() throws {
         let s = try Setup(script: """
             require ["fileinto", "imap4flags", "editheader"];

@@ -137,13 +137,20 @@ public struct SieveEngine: RulesEngine {
             }
             guard let program else { continue }
             do {
-                let r = try SieveInterpreter(program: program, message: message, environment: env).run()
-                combined.actions += r.actions
-                combined.implicitKeep = r.implicitKeep
-                combined.implicitKeepFlags = r.implicitKeepFlags
+                var r = try SieveInterpreter(program: program, message: message, environment: env).run()
                 if let h = r.editedHeader { message.header = h; combined.editedHeader = h; combined.headerEdited = true }
                 ran = true
-                if !r.implicitKeep { break }
+                // As Pigeonhole runs a sequence: the next script runs while the message is
+                // kept (implicitly or by an explicit keep), and that keep is then the next
+                // script's to decide; `stop` ends only its own script.
+                let keepIndex = r.actions.firstIndex { if case .store("INBOX", _, false, _) = $0 { return true } else { return false } }
+                let keeps = r.implicitKeep || keepIndex != nil
+                let last = path == paths.last
+                if keeps, !last, let i = keepIndex { r.actions.remove(at: i) }
+                combined.actions += r.actions
+                combined.implicitKeep = r.implicitKeep || (!last && keeps)
+                combined.implicitKeepFlags = r.implicitKeepFlags
+                if !keeps { break }
             } catch {
                 // RFC 5228 2.10.6: a run-time error keeps the message.
                 context.logger.warning("sieve: \(SieveLoader.scriptName(path)): runtime error: \(error.description); the implicit keep applies")
