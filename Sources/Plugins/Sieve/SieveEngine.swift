@@ -28,6 +28,8 @@ public struct SieveEngine: RulesEngine {
               "How deeply Sieve includes may nest."),
         .init("sieve_max_steps", .integer, default: "1000000",
               "The most commands and tests one Sieve run may evaluate; past it the run fails and the implicit keep applies."),
+        .init("sieve_max_cpu_time", .time, default: "30s",
+              "The longest one Sieve run may take (wall clock); past it the run fails and the implicit keep applies."),
         .init("sieve_vacation_min_period", .time, default: "1d",
               "The shortest period between two vacation replies to one sender."),
         .init("sieve_vacation_max_period", .time, default: "60d",

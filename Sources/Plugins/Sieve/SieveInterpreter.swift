@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Pipeline
 
 /// What a run sees besides the message: the envelope, the user, the stores and the limits.
@@ -34,6 +37,8 @@ public struct SieveLimits: Sendable {
     public var maxIncludeDepth = 10
     /// Commands and tests evaluated per run: a looping or huge script stops here.
     public var maxSteps = 1_000_000
+    /// Wall-clock seconds one run may take (checked every 1,024 steps; 0 = no limit).
+    public var maxSeconds = 30
     public var maxVariableSize = 4096
     public var maxVariables = 255
     public var minVacationPeriod = 86_400
@@ -47,6 +52,7 @@ public struct SieveLimits: Sendable {
         maxActions = try config.integer("sieve_max_actions")
         maxIncludeDepth = try config.integer("sieve_include_max_nesting_depth")
         maxSteps = try config.integer("sieve_max_steps")
+        maxSeconds = try config.seconds("sieve_max_cpu_time")
         minVacationPeriod = try config.seconds("sieve_vacation_min_period")
         maxVacationPeriod = try config.seconds("sieve_vacation_max_period")
         defaultVacationPeriod = try config.seconds("sieve_vacation_default_period")
@@ -75,6 +81,7 @@ final class SieveInterpreter {
     var included: Set<String> = []
     var depth = 0
     var cachedSize: Int?
+    var started = timespec()
     lazy var structure: MIMEStructure? = try? MIMEStructure.parse(message)
     lazy var messageText: MessageText? = structure.flatMap { try? MessageText(message: message, structure: $0) }
 
@@ -86,6 +93,7 @@ final class SieveInterpreter {
     }
 
     func run() throws(SieveRuntimeError) -> SieveResult {
+        clock_gettime(CLOCK_MONOTONIC, &started)
         _ = try runScript(program.main)
         result.implicitKeepFlags = flags
         if result.headerEdited { result.editedHeader = HeaderSection(header) }
@@ -112,6 +120,13 @@ final class SieveInterpreter {
     func step() throws(SieveRuntimeError) {
         steps += 1
         if steps > env.limits.maxSteps { throw SieveRuntimeError("execution exceeded the step limit of \(env.limits.maxSteps)") }
+        if steps & 1023 == 0, env.limits.maxSeconds > 0 {
+            var now = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            if now.tv_sec - started.tv_sec >= env.limits.maxSeconds {
+                throw SieveRuntimeError("execution exceeded the time limit of \(env.limits.maxSeconds)s")
+            }
+        }
     }
 
     func execute(_ commands: [SieveCommand]) throws(SieveRuntimeError) -> Flow {

@@ -136,6 +136,7 @@ extension SieveInterpreter {
         let capture = extensions.contains("variables") && (m.type == .matches || m.type == .regex)
         for v in values {
             for (i, k) in keys.enumerated() {
+                try step()
                 var caps: [String]? = capture ? [] : nil
                 let re = m.type == .regex && i < m.regexes.count && m.keys[i].literal != nil ? m.regexes[i] : nil
                 if try SieveMatch.match(v, key: k, regex: re, m, captures: &caps) {
