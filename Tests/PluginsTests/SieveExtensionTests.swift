@@ -146,6 +146,8 @@ struct SieveExtensionTests {
             """) == ["day", "utc", "tuesday", "zone", "julian", "std11", "second", "last", "now"])
         #expect(SieveDates.parse("1 Jul 03 10:52 GMT")?.epoch == 1_057_056_720)
         #expect(SieveDates.parse("not a date") == nil)
+        #expect(SieveDates.parse("1 Jan 999999999999999999 00:00 +0000") == nil, "a year past 9999 is refused, not overflowed")
+        #expect(SieveDates.parse("31 Dec 9999 23:59:59 -2359").map { SieveDates.part("year", of: $0) } == "9999")
         #expect(SieveRun.compileError("require \"date\"; if date :zone \"CET\" \"date\" \"year\" \"2003\" { keep; }") != nil)
     }
 

@@ -74,6 +74,7 @@ extension SieveInterpreter {
         catch { throw SieveRuntimeError("addheader action: \(error.description)") }
         if last { header.append(field) } else { header.insert(field, at: 0) }
         result.headerEdited = true
+        headerChanged()
     }
 
     func deleteHeader(_ name: String, _ m: SieveMatcher?, index: SieveIndex?) throws(SieveRuntimeError) {
@@ -94,6 +95,6 @@ extension SieveInterpreter {
             }
         }
         for p in remove.reversed() { header.remove(at: p) }
-        if !remove.isEmpty { result.headerEdited = true }
+        if !remove.isEmpty { result.headerEdited = true; headerChanged() }
     }
 }

@@ -44,7 +44,7 @@ enum SieveDates {
         if let f = words.first, f.hasSuffix(",") || f.count == 3 && Int(f) == nil { words.removeFirst() }
         if let f = words.first, f.hasSuffix(",") { words.removeFirst() }
         guard words.count >= 4, let day = Int(words[0]), let mi = months.firstIndex(of: String(words[1].lowercased().prefix(3))),
-              var year = Int(words[2]) else { return nil }
+              var year = Int(words[2]), year >= 0, year <= 9999 else { return nil }
         if words[2].count == 2 { year += year < 50 ? 2000 : 1900 } else if words[2].count == 3 { year += 1900 }
         let hms = words[3].split(separator: ":").compactMap { Int($0) }
         guard hms.count >= 2, hms.count <= 3, day >= 1, day <= 31, hms[0] < 24, hms[1] < 60 else { return nil }

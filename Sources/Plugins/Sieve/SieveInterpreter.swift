@@ -81,6 +81,10 @@ final class SieveInterpreter {
     var included: Set<String> = []
     var depth = 0
     var cachedSize: Int?
+    /// Field positions by lower-case name, and decoded values by name, for this run's header.
+    var fieldIndex: [String: [Int]]?
+    var decodedHeaders: [String: [String]] = [:]
+    var parsedAddresses: [String: [[(local: String, domain: String?)]]] = [:]
     var started = timespec()
     lazy var structure: MIMEStructure? = try? MIMEStructure.parse(message)
     lazy var messageText: MessageText? = structure.flatMap { try? MessageText(message: message, structure: $0) }

@@ -33,9 +33,7 @@ public struct SieveResponseStore: Sendable {
     public func record(_ key: String, seconds: Int, now: Int) throws {
         try withLocked(now: now) { entries in
             entries[Self.hash(key)] = now + seconds
-            if entries.count > Self.maxEntries {
-                for (k, _) in entries.sorted(by: { $0.value < $1.value }).prefix(entries.count - Self.maxEntries) { entries[k] = nil }
-            }
+            Self.bound(&entries)
         }
     }
 
@@ -45,8 +43,15 @@ public struct SieveResponseStore: Sendable {
             let h = Self.hash(key)
             if let e = entries[h], e > now { return false }
             entries[h] = now + seconds
+            Self.bound(&entries)
             return true
         }
+    }
+
+    /// Drops the entries that expire first once there are more than `maxEntries`.
+    static func bound(_ entries: inout [String: Int]) {
+        guard entries.count > maxEntries else { return }
+        for (k, _) in entries.sorted(by: { $0.value < $1.value }).prefix(entries.count - maxEntries) { entries[k] = nil }
     }
 
     func withLocked<T>(now: Int, _ body: (inout [String: Int]) throws -> T) throws -> T {

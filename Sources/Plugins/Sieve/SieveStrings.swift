@@ -122,8 +122,18 @@ enum SieveStrings {
 }
 
 extension StringProtocol {
+    /// Without leading and trailing spaces and tabs.
     func trimmingCharacters() -> String {
-        String(self.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
+        let whole = String(self)
+        let u = whole.utf8
+        var start = u.startIndex, end = u.endIndex
+        while start < end, u[start] == 32 || u[start] == 9 { start = u.index(after: start) }
+        while end > start {
+            let before = u.index(before: end)
+            guard u[before] == 32 || u[before] == 9 else { break }
+            end = before
+        }
+        return start == u.startIndex && end == u.endIndex ? whole : String(whole[start..<end])
     }
 }
 

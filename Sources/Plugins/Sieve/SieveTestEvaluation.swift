@@ -14,7 +14,7 @@ extension SieveInterpreter {
             for x in list where try evaluate(x) { return true }
             return false
         case .exists(let names):
-            for n in try expand(names) where !header.contains(where: { $0.hasName(n) }) { return false }
+            for n in try expand(names) where headerValues(n).isEmpty { return false }
             return true
         case .size(let over, let limit):
             let size = messageSize
@@ -26,8 +26,8 @@ extension SieveInterpreter {
         case .address(let names, let part, let m, let index):
             var values: [String] = []
             for n in try expand(names) {
-                for v in selectIndex(headerValues(n), index) {
-                    for a in SieveAddresses.addresses(in: v) {
+                for addresses in selectIndex(headerAddresses(n), index) {
+                    for a in addresses {
                         if let p = SieveAddresses.part(a, part, delimiter: env.recipientDelimiter) { values.append(p) }
                     }
                 }
@@ -116,10 +116,35 @@ extension SieveInterpreter {
 
     /// A header's values: unfolded, RFC 2047 words decoded, outer whitespace trimmed.
     func headerValues(_ name: String) -> [String] {
-        header.filter { $0.hasName(name) }.map { EncodedWord.decode($0).trimmingCharacters() }
+        let key = SieveStrings.asciiLower(name)
+        if let cached = decodedHeaders[key] { return cached }
+        if fieldIndex == nil {
+            var index: [String: [Int]] = [:]
+            for (i, f) in header.enumerated() { index[SieveStrings.asciiLower(f.name), default: []].append(i) }
+            fieldIndex = index
+        }
+        let values = (fieldIndex?[key] ?? []).map { EncodedWord.decode(header[$0]).trimmingCharacters() }
+        decodedHeaders[key] = values
+        return values
     }
 
-    func selectIndex(_ values: [String], _ index: SieveIndex?) -> [String] {
+    /// The addresses of each field of that name (cached like the values).
+    func headerAddresses(_ name: String) -> [[(local: String, domain: String?)]] {
+        let key = SieveStrings.asciiLower(name)
+        if let cached = parsedAddresses[key] { return cached }
+        let parsed = headerValues(name).map(SieveAddresses.addresses(in:))
+        parsedAddresses[key] = parsed
+        return parsed
+    }
+
+    /// editheader changed the header: what was read from it must be read again.
+    func headerChanged() {
+        fieldIndex = nil
+        decodedHeaders = [:]
+        parsedAddresses = [:]
+    }
+
+    func selectIndex<T>(_ values: [T], _ index: SieveIndex?) -> [T] {
         guard let index else { return values }
         guard index.index <= values.count else { return [] }
         return [values[index.last ? values.count - index.index : index.index - 1]]
