@@ -139,7 +139,10 @@ public struct SieveEngine: RulesEngine {
             }
             guard let program else { continue }
             do {
-                var r = try SieveInterpreter(program: program, message: message, environment: env).run()
+                // The internal flags (imap4flags) carry from one script to the next, as in Pigeonhole.
+                let interpreter = SieveInterpreter(program: program, message: message, environment: env)
+                interpreter.flags = combined.implicitKeepFlags
+                var r = try interpreter.run()
                 if let h = r.editedHeader { message.header = h; combined.editedHeader = h; combined.headerEdited = true }
                 ran = true
                 // As Pigeonhole runs a sequence: the next script runs while the message is

@@ -48,6 +48,7 @@ public enum SieveLoader {
         let (main, wanted) = try SieveCompiler.compile(bytes, name: name)
         var library: [String: SieveScript] = [:]
         var missing: Set<String> = []
+        var dependencies: [String] = []
         var queue = wanted.map { ($0, main.name) }
         while !queue.isEmpty {
             let (inc, from) = queue.removeFirst()
@@ -61,6 +62,7 @@ public enum SieveLoader {
                 throw SieveError(script: from, line: inc.line, "include: \(inc.location.rawValue) script location for script '\(inc.name)' is not configured")
             }
             let path = dir + "/" + inc.name + ".sieve"
+            dependencies.append(path)
             if access(path, F_OK) != 0 {
                 if inc.optional { missing.insert(inc.key); continue }
                 throw SieveError(script: from, line: inc.line, "included \(inc.location.rawValue) script '\(inc.name)' does not exist")
@@ -69,16 +71,29 @@ public enum SieveLoader {
             library[inc.key] = script
             queue += more.map { ($0, inc.name) }
         }
-        return SieveProgram(main: main, library: library, missing: missing)
+        return SieveProgram(main: main, library: library, missing: missing, dependencies: dependencies)
     }
 }
 
-/// Compiled programs by path, kept until the file's mtime or size changes.
+/// Compiled programs by path, kept until the file or one it includes changes (mtime, size, or
+/// coming into or going out of existence).
 public final class SieveScriptCache: @unchecked Sendable {
-    struct Entry {
-        var mtime: timespec
+    struct Signature: Equatable {
+        var seconds: Int
+        var nanoseconds: Int
         var size: Int
-        var program: Result<SieveProgram, SieveError>
+
+        init?(_ path: String) {
+            var st = stat()
+            guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+            seconds = Int(st.st_mtim.tv_sec)
+            nanoseconds = Int(st.st_mtim.tv_nsec)
+            size = Int(st.st_size)
+        }
+    }
+    struct Entry {
+        var signatures: [String: Signature?]
+        var program: SieveProgram
     }
     private var entries: [String: Entry] = [:]
     private var lock = pthread_mutex_t()
@@ -91,20 +106,24 @@ public final class SieveScriptCache: @unchecked Sendable {
 
     /// The program at `path`, compiled when it is new or changed; nil when there is no file.
     public func program(at path: String, includes: SieveIncludeLocations) throws(SieveError) -> SieveProgram? {
-        var st = stat()
-        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        guard let main = Signature(path) else { return nil }
         pthread_mutex_lock(&lock)
         let cached = entries[path]
         pthread_mutex_unlock(&lock)
-        if let cached, cached.mtime.tv_sec == st.st_mtim.tv_sec, cached.mtime.tv_nsec == st.st_mtim.tv_nsec, cached.size == Int(st.st_size) {
-            return try cached.program.get()
+        if let cached, cached.signatures.allSatisfy({ $0.key == path ? $0.value == main : Signature($0.key) == $0.value }) {
+            return cached.program
         }
         let compiled: Result<SieveProgram, SieveError>
         do { compiled = .success(try SieveLoader.compile(path: path, includes: includes)) } catch { compiled = .failure(error) }
+        // A script that does not compile is compiled again next time: an include it lacks
+        // may have appeared since.
+        guard case .success(let program) = compiled else { return try compiled.get() }
+        var signatures: [String: Signature?] = [path: main]
+        for d in program.dependencies { signatures[d] = Signature(d) }
         pthread_mutex_lock(&lock)
         if entries.count >= limit { entries.removeAll() }
-        entries[path] = Entry(mtime: st.st_mtim, size: Int(st.st_size), program: compiled)
+        entries[path] = Entry(signatures: signatures, program: program)
         pthread_mutex_unlock(&lock)
-        return try compiled.get()
+        return program
     }
 }

@@ -170,4 +170,7 @@ public struct SieveProgram: Sendable {
     let library: [String: SieveScript]
     /// Scripts an `include :optional` named that did not exist.
     let missing: Set<String>
+    /// The files of the included scripts (and of optional ones that were missing), so a cache
+    /// can tell when any of them changed.
+    public let dependencies: [String]
 }
