@@ -52,6 +52,15 @@ struct SieveEngineTests {
         #expect(SieveEngine.expand("/var/sieve/%x", for: home.user) == nil)
     }
 
+    @Test func asRootOnlyTheUsersOwnFileIsTheirScript() throws {
+        guard geteuid() == 0 else { return }
+        let home = Home()
+        try home.write(".dovecot.sieve", "keep;")
+        #expect(try home.engine().hasUserScript(for: home.user))
+        chown(home.path + "/.dovecot.sieve", 65534, 65534)
+        #expect(!(try home.engine().hasUserScript(for: home.user)), "a file of another user's is not this user's script")
+    }
+
     @Test func resultBecomesRecipientActions() async throws {
         let home = Home()
         try home.write(".dovecot.sieve", """

@@ -88,13 +88,17 @@ public struct SieveEngine: RulesEngine {
         return out
     }
 
-    static func isFile(_ path: String) -> Bool {
+    static func isFile(_ path: String, ownedBy owner: uid_t? = nil) -> Bool {
         var st = stat()
-        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return false }
+        return owner.map { st.st_uid == $0 } ?? true
     }
 
+    /// The user's own script. Running as root (the LMTP server), only a file the user owns is
+    /// read: a link from the home directory to a file of root's is not followed into a log.
     func personalScript(for user: RulesUser) -> String? {
-        guard let p = Self.expand(userScript, for: user), !userScript.isEmpty, Self.isFile(p) else { return nil }
+        guard let p = Self.expand(userScript, for: user), !userScript.isEmpty,
+              Self.isFile(p, ownedBy: geteuid() == 0 ? user.uid : nil) else { return nil }
         return p
     }
 
@@ -103,7 +107,8 @@ public struct SieveEngine: RulesEngine {
     }
 
     func includes(for user: RulesUser) -> SieveIncludeLocations {
-        SieveIncludeLocations(personal: Self.expand(personalDir, for: user), global: globalDir.isEmpty ? nil : globalDir)
+        SieveIncludeLocations(personal: Self.expand(personalDir, for: user), global: globalDir.isEmpty ? nil : globalDir,
+                              personalOwner: geteuid() == 0 ? user.uid : nil)
     }
 
     public func run(_ recipient: inout Recipient, of transaction: Transaction, user: RulesUser,

@@ -8,10 +8,13 @@ import Pipeline
 public struct SieveIncludeLocations: Sendable {
     public var personal: String?
     public var global: String?
+    /// When set, personal scripts must belong to this user (the engine runs as root).
+    public var personalOwner: uid_t?
 
-    public init(personal: String?, global: String?) {
+    public init(personal: String?, global: String?, personalOwner: uid_t? = nil) {
         self.personal = personal
         self.global = global
+        self.personalOwner = personalOwner
     }
 }
 
@@ -66,6 +69,12 @@ public enum SieveLoader {
             if access(path, F_OK) != 0 {
                 if inc.optional { missing.insert(inc.key); continue }
                 throw SieveError(script: from, line: inc.line, "included \(inc.location.rawValue) script '\(inc.name)' does not exist")
+            }
+            if inc.location == .personal, let owner = includes.personalOwner {
+                var st = stat()
+                guard stat(path, &st) == 0, st.st_uid == owner else {
+                    throw SieveError(script: from, line: inc.line, "included personal script '\(inc.name)' is not owned by the user")
+                }
             }
             let (script, more) = try SieveCompiler.compile(try read(path), name: inc.name)
             library[inc.key] = script
