@@ -43,6 +43,8 @@ enum Entry {
             case "postqueue": exit(MailqCommand.run(Array(arguments.dropFirst(2))))
             case "postsuper": exit(PostsuperCommand.run(Array(arguments.dropFirst(2))))
             case "spam": exit(SpamCommand.run(Array(arguments.dropFirst(2)), table: StageRegistry.builtin.parameterTable))
+            case "sieve-test": exit(SieveTestCommand.runFromCommandLine(Array(arguments.dropFirst(2))))
+            case "sievec": exit(SieveTestCommand.sievec(Array(arguments.dropFirst(2))))
             default: break
             }
         }

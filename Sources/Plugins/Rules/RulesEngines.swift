@@ -3,7 +3,8 @@ import Pipeline
 extension RulesEngineRegistry {
     /// Every rules engine that ships with mdad, registered in one place.
     public static var builtin: RulesEngineRegistry {
-        let registry = RulesEngineRegistry()
+        var registry = RulesEngineRegistry()
+        registry.register("sieve", parameters: SieveEngine.parameters) { try SieveEngine(configuration: $0) }
         return registry
     }
 }
