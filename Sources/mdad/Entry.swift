@@ -18,6 +18,8 @@ enum Entry {
             exit(PostmapCommand.newaliasesFromCommandLine(Array(arguments.dropFirst())))
         case "postmap", "postalias":
             exit(PostmapCommand.runFromCommandLine(Array(arguments.dropFirst()), kind: programName == "postmap" ? .postmap : .postalias))
+        case "procmail":
+            exit(ProcmailCommand.runFromCommandLine(Array(arguments.dropFirst())))
         case "sendmail", "mailq":
             // Postfix's names for these verbs dispatch here once the issues that own them land.
             FileHandleStderr.write("\(EnhancedStatus.temporaryFailure) mdad: \(programName) is not available yet in this build\n")
@@ -34,6 +36,7 @@ enum Entry {
             case "postalias": exit(PostmapCommand.runFromCommandLine(Array(arguments.dropFirst(2)), kind: .postalias))
             case "newaliases": exit(PostmapCommand.newaliasesFromCommandLine(Array(arguments.dropFirst(2))))
             case "deliver": exit(await LocalDeliveryAgent.runFromCommandLine(Array(arguments.dropFirst(2))).rawValue)
+            case "procmail": exit(ProcmailCommand.runFromCommandLine(Array(arguments.dropFirst(2))))
             default: break
             }
         }
