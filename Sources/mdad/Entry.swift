@@ -37,6 +37,8 @@ enum Entry {
             case "newaliases": exit(PostmapCommand.newaliasesFromCommandLine(Array(arguments.dropFirst(2))))
             case "deliver": exit(await LocalDeliveryAgent.runFromCommandLine(Array(arguments.dropFirst(2))).rawValue)
             case "procmail": exit(ProcmailCommand.runFromCommandLine(Array(arguments.dropFirst(2))))
+            case "rules" where arguments.contains("--procmailrc"):
+                exit(ProcmailTestCommand.runFromCommandLine(Array(arguments.dropFirst(2))))
             default: break
             }
         }

@@ -35,16 +35,55 @@ public struct ProcmailCommandRunner: Sendable {
     /// another user).
     public var allowed: Bool = true
 
+    public init(environment: [String], shell: String, shellFlags: String, shellMetas: String, path: String,
+                directory: String?, timeout: Double, outputLimit: Int, allowed: Bool = true) {
+        self.environment = environment
+        self.shell = shell
+        self.shellFlags = shellFlags
+        self.shellMetas = shellMetas
+        self.path = path
+        self.directory = directory
+        self.timeout = timeout
+        self.outputLimit = outputLimit
+        self.allowed = allowed
+    }
+
     /// The argument vector procmail would exec: through SHELL when the command has any of
     /// SHELLMETAS, else its words directly (a program not found runs as a shell script).
     public func argv(_ command: String) -> [String] {
         if command.contains(where: { shellMetas.contains($0) }) || command.contains("\n") {
             return [Subprocess.locate(shell, path: path) ?? "/bin/sh"] + shellFlags.split(separator: " ").map(String.init) + [command]
         }
-        let words = command.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        let words = Self.words(command)
         guard let first = words.first else { return ["/bin/sh", "-c", ""] }
         if let exe = Subprocess.locate(first, path: path) { return [exe] + words.dropFirst() }
         return ["/bin/sh"] + words
+    }
+
+    /// Splits a command into words as procmail does when it runs a program itself: blanks
+    /// separate, '…' and "…" group (the quotes removed), `\` escapes one character.
+    static func words(_ command: String) -> [String] {
+        var out: [String] = []
+        var cur = ""
+        var inWord = false
+        var quote: Character? = nil
+        var escaped = false
+        for c in command {
+            if escaped { cur.append(c); escaped = false; inWord = true; continue }
+            if let q = quote {
+                if c == q { quote = nil } else if c == "\\" && q == "\"" { escaped = true } else { cur.append(c) }
+                continue
+            }
+            switch c {
+            case "'", "\"": quote = c; inWord = true
+            case "\\": escaped = true
+            case " ", "\t":
+                if inWord { out.append(cur); cur = ""; inWord = false }
+            default: cur.append(c); inWord = true
+            }
+        }
+        if inWord { out.append(cur) }
+        return out
     }
 
     /// Runs `command` with `input` on its standard input.
@@ -128,7 +167,7 @@ public final class ProcmailRecordingDelivery: ProcmailDelivery {
         switch kind {
         case .discard: actions.append(.discard)
         case .mbox:
-            if isDefault || path == defaultMailbox { actions.append(.store(folder: nil, flags: [])) } else {
+            if path == defaultMailbox { actions.append(.store(folder: nil, flags: [])) } else {
                 actions.append(.file(path: path, format: .mbox))
             }
         case .maildir:

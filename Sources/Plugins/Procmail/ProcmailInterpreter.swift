@@ -98,6 +98,9 @@ public final class ProcmailInterpreter {
     var pretendDelivered = false
     /// Whether a failed DEFAULT falls back to ORGMAIL (not under `-m`).
     public var fallbackToOrgmail = true
+    /// Whether commands may run (the rules stage, running as root for another user, may not:
+    /// backquotes, filters and `?` conditions then fail).
+    public var commandsAllowed = true
 
     func variable(_ name: String) -> String? { vars[name] }
 
@@ -268,7 +271,8 @@ public final class ProcmailInterpreter {
         }
         if f.elseIf && !proceed { lastCondition = true } else if !(f.elseIfFailed && !proceed) { lastCondition = matched }
         trace.append(.init(file: rc.file, line: r.line,
-                           text: (matched ? "matched" : "no match") + (why.isEmpty ? "" : ": " + why.joined(separator: "; "))))
+                           text: (matched ? "matched" : "no match") + (why.isEmpty ? "" : ": " + why.joined(separator: "; "))
+                               + (matched ? " → line \(r.actionLine): \(Self.describe(r.action, r.flags))" : "")))
         guard matched else { return .next }
 
         var lockPath: String?
@@ -412,6 +416,17 @@ public final class ProcmailInterpreter {
         return (true, why)
     }
 
+    static func describe(_ a: ProcmailAction, _ f: ProcmailFlags) -> String {
+        let copy = f.copy ? " (copy: processing goes on)" : ""
+        switch a {
+        case .folders(let t): return "folder \(t)" + copy
+        case .forward(let t): return "forward ! \(t)" + copy
+        case .pipe(let t): return (f.filter ? "filter | " : "pipe | ") + t + copy
+        case .capture(let v, let t): return "\(v)=| \(t)"
+        case .block(let items): return "block of \(items.count) statement\(items.count == 1 ? "" : "s")" + copy
+        }
+    }
+
     func formatScore(_ s: Double) -> String { s == s.rounded() ? String(Int(s)) : String(s) }
 
     // MARK: actions
@@ -538,6 +553,6 @@ public final class ProcmailInterpreter {
                                      path: vars["PATH"] ?? "/usr/bin:/bin",
                                      directory: vars["MAILDIR"].flatMap { Posix.isDirectory($0) ? $0 : nil },
                                      timeout: timeout > 0 ? timeout : limits.commandTimeout,
-                                     outputLimit: limits.captureSize)
+                                     outputLimit: limits.captureSize, allowed: commandsAllowed)
     }
 }
