@@ -155,8 +155,9 @@ public struct ProcmailParser {
             out.append(c)
             pos += 1
         }
+        // What follows the value on its line (more words, a comment) is ignored, as procmail does.
         skipBlanks()
-        if !atEnd, current == UInt8(ascii: "#") { skipToLineEnd() }
+        if !atEnd, current != UInt8(ascii: "}") { skipToLineEnd() }
         return String(decoding: out, as: UTF8.self)
     }
 
