@@ -21,6 +21,13 @@ public struct ProcmailEngine: RulesEngine {
     let hostName: String
     let cache = ProcmailRCCache()
 
+    init(userRC: String, globalRC: String, commandTimeout: Double, hostName: String) {
+        self.userRC = userRC
+        self.globalRC = globalRC
+        self.commandTimeout = commandTimeout
+        self.hostName = hostName
+    }
+
     public init(configuration config: Configuration) throws {
         userRC = try config.string("procmail_user_rc")
         globalRC = try config.string("procmail_global_rc")
