@@ -37,7 +37,7 @@ enum Entry {
             case "newaliases": exit(PostmapCommand.newaliasesFromCommandLine(Array(arguments.dropFirst(2))))
             case "deliver": exit(await LocalDeliveryAgent.runFromCommandLine(Array(arguments.dropFirst(2))).rawValue)
             case "procmail": exit(ProcmailCommand.runFromCommandLine(Array(arguments.dropFirst(2))))
-            case "rules" where arguments.contains("--procmailrc"):
+            case "rules" where arguments.contains("--procmailrc") || arguments.dropFirst(2).first == "convert":
                 exit(ProcmailTestCommand.runFromCommandLine(Array(arguments.dropFirst(2))))
             default: break
             }

@@ -10,10 +10,12 @@ import Pipeline
 public enum ProcmailTestCommand {
     public static let usage = """
         usage: mdad rules test --procmailrc FILE [-f SENDER] [NAME=value ...] MESSAGE|-
+               mdad rules convert PROCMAILRC > script.sieve
 
         """
 
     public static func runFromCommandLine(_ args: [String]) -> Int32 {
+        if args.first == "convert" { return convert(Array(args.dropFirst())) }
         var rcFile: String?
         var sender: String?
         var assignments: [(String, String)] = []
@@ -74,6 +76,20 @@ public enum ProcmailTestCommand {
         if outcome.mail != mail { out += "note: filters changed the message\n" }
         out += "exit code: \(outcome.exitCode)\n"
         try? Posix.writeAll(1, Array(out.utf8))
+        return 0
+    }
+
+    /// `mdad rules convert FILE`: the Sieve script on standard output, each recipe it could not
+    /// convert (file, line, reason) on standard error.
+    static func convert(_ args: [String]) -> Int32 {
+        guard args.count == 1, let path = args.first else { return fail("convert takes one procmailrc file") }
+        let rc: ProcmailRC
+        do { rc = try ProcmailCommand.load(path) } catch { return fail("\(error)") }
+        let (script, skipped) = ProcmailSieveConverter.convert(rc)
+        try? Posix.writeAll(1, Array(script.utf8))
+        var err = ""
+        for s in skipped { err += "\(s)\n" }
+        if !skipped.isEmpty { try? Posix.writeAll(2, Array(err.utf8)) }
         return 0
     }
 
