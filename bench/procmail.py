@@ -9,7 +9,9 @@ so machine noise hits both alike. Every run must exit 0; afterwards both MAILDIR
 the same number of messages, or the script fails instead of reporting.
 
 Usage: bench/procmail.py [--runs N] [--mdad PATH]
-Prints deliveries per second for each and the ratio mdad/procmail.
+PATH is mdad-procmail (default; `mdad procmail` in a program that links only the delivery
+libraries) or mdad itself (then run as `mdad procmail`). Prints deliveries per second for each
+and the ratio mdad/procmail.
 """
 import argparse, glob, os, shutil, subprocess, sys, tempfile, time
 
@@ -124,9 +126,7 @@ def count_messages(d):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=400)
-    default = os.path.join(ROOT, ".build-static", "release", "mdad")
-    if not os.access(default, os.X_OK):
-        default = os.path.join(ROOT, ".build", "release", "mdad")
+    default = os.path.join(ROOT, ".build-static", "release", "mdad-procmail")
     ap.add_argument("--mdad", default=default)
     args = ap.parse_args()
     for tool in (args.mdad, "/usr/bin/procmail"):
@@ -136,7 +136,8 @@ def main():
     messages = [open(p, "rb").read() for p in corpus]
     work = tempfile.mkdtemp(prefix="mdad-bench-procmail-")
     try:
-        contenders = {"mdad procmail": [args.mdad, "procmail"], "procmail": ["/usr/bin/procmail"]}
+        mdad = [args.mdad] if args.mdad.endswith("mdad-procmail") else [args.mdad, "procmail"]
+        contenders = {"mdad procmail": mdad, "procmail": ["/usr/bin/procmail"]}
         rcs, times = {}, {name: 0.0 for name in contenders}
         for name in contenders:
             d = os.path.join(work, name.replace(" ", "-"))
