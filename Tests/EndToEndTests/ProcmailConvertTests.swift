@@ -13,7 +13,8 @@ struct ProcmailConvertTests {
               FileManager.default.isExecutableFile(atPath: ProcmailDifferentialTests.procmail) else {
             Issue.record("sieve-test (dovecot-sieve) and procmail are needed"); return
         }
-        let sb = "/tmp/mdad-procmail-diff"
+        // Its own sandbox path: the differential suite may run at the same time.
+        let sb = "/tmp/mdad-procmail-convert-sandbox"
         let work = "/tmp/mdad-procmail-convert"
         try? FileManager.default.removeItem(atPath: work)
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
@@ -33,7 +34,7 @@ struct ProcmailConvertTests {
             chmod(script, 0o666)
             for (msgName, message) in ProcmailCorpus.messages {
                 let theirs = try ProcmailDifferentialTests.run(program: [ProcmailDifferentialTests.procmail],
-                                                               rc: rcText, args: [], message: message)
+                                                               rc: rcText, args: [], message: message, sandbox: sb)
                 guard theirs.exitCode == 0 else { continue }   // a bounce has no Sieve counterpart
                 total += 1
                 let msgPath = work + "/\(msgName).eml"

@@ -51,8 +51,8 @@ struct ProcmailDifferentialTests {
     }
 
     /// Runs one program in a fresh sandbox at a fixed path (so paths in the results are equal).
-    static func run(program: [String], rc: String, args: [String], message: String) throws -> Outcome {
-        let sb = "/tmp/mdad-procmail-diff"
+    static func run(program: [String], rc: String, args: [String], message: String,
+                    sandbox sb: String = "/tmp/mdad-procmail-diff") throws -> Outcome {
         try? FileManager.default.removeItem(atPath: sb)
         try FileManager.default.createDirectory(atPath: sb + "/mail", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: sb) }
