@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "mdad", targets: ["mdad"]),
         .executable(name: "mdad-deliver", targets: ["mdad-deliver"]),
+        .executable(name: "mdad-procmail", targets: ["mdad-procmail"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
         .library(name: "Plugins", targets: ["Plugins"]),
         .library(name: "PipelineTestKit", targets: ["PipelineTestKit"]),
@@ -114,6 +115,8 @@ let package = Package(
         // `mdad deliver` as a small program of its own for mailbox_command: it runs once per
         // message, and without the argument parser, Foundation and NIO it starts ~0.4 ms sooner.
         .executableTarget(name: "mdad-deliver", dependencies: ["Pipeline", "Plugins"], swiftSettings: strict),
+        // `mdad procmail` likewise, for mailbox_command and .forward (one process per message).
+        .executableTarget(name: "mdad-procmail", dependencies: ["Pipeline", "Plugins"], swiftSettings: strict),
         // The program: argument parsing and wiring only.
         .executableTarget(
             name: "mdad",

@@ -5,8 +5,8 @@
 # loader's work at every start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for product in mdad mdad-deliver; do
+for product in mdad mdad-deliver mdad-procmail; do
     swift build -c release --static-swift-stdlib --scratch-path .build-static --product "$product" \
         -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld -Xlinker -z -Xlinker pack-relative-relocs
 done
-echo "built .build-static/release/mdad and .build-static/release/mdad-deliver"
+echo "built .build-static/release/mdad, mdad-deliver and mdad-procmail"

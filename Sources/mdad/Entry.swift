@@ -26,6 +26,8 @@ enum Entry {
             exit(SendmailCommand.run(Array(arguments.dropFirst())))
         case "mailq":
             exit(MailqCommand.run(["-p"] + Array(arguments.dropFirst())))
+        case "procmail":
+            exit(ProcmailCommand.runFromCommandLine(Array(arguments.dropFirst())))
         default:
             break
         }
@@ -45,6 +47,9 @@ enum Entry {
             case "spam": exit(SpamCommand.run(Array(arguments.dropFirst(2)), table: StageRegistry.builtin.parameterTable))
             case "sieve-test": exit(SieveTestCommand.runFromCommandLine(Array(arguments.dropFirst(2))))
             case "sievec": exit(SieveTestCommand.sievec(Array(arguments.dropFirst(2))))
+            case "procmail": exit(ProcmailCommand.runFromCommandLine(Array(arguments.dropFirst(2))))
+            case "rules" where arguments.contains("--procmailrc") || arguments.dropFirst(2).first == "convert":
+                exit(ProcmailTestCommand.runFromCommandLine(Array(arguments.dropFirst(2))))
             default: break
             }
         }

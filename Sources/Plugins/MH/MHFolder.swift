@@ -18,6 +18,17 @@ public struct MHFolder: Sendable {
     /// Stores the message; returns the file's path.
     @discardableResult
     public func deliver(_ message: Message, prepending prepend: [HeaderField] = []) throws(DeliveryStatus) -> String {
+        try store { sink in try message.write(prepending: prepend, to: &sink) }
+    }
+
+    /// Stores bytes its writer has already formatted (procmail's MH files keep the `From `
+    /// line); returns the file's path.
+    @discardableResult
+    public func deliver(bytes: [UInt8]) throws(DeliveryStatus) -> String {
+        try store { sink in try sink.write(bytes) }
+    }
+
+    private func store(_ write: (inout FileSink) throws -> Void) throws(DeliveryStatus) -> String {
         if !Posix.isDirectory(path) {
             do { try Posix.makeDirectory(path, mode: 0o700) } catch let e as SystemError {
                 throw DeliveryStatus.mailbox(e, doing: "create MH folder \(path)")
@@ -35,7 +46,7 @@ public struct MHFolder: Sendable {
             }
             do {
                 var sink = FileSink(fd: fd, path: file)
-                try message.write(prepending: prepend, to: &sink)
+                try write(&sink)
                 try sink.flush()
                 try Posix.fsync(fd, path: file)
                 close(fd)

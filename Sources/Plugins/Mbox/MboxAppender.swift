@@ -35,6 +35,30 @@ public struct MboxAppender: Sendable {
 
     func append(_ message: Message, prepending prepend: [HeaderField], sender: String, date: Timestamp,
                 fault: (@Sendable (Step) throws -> Void)?) throws(DeliveryStatus) {
+        try locked(fault: fault) { fd in
+            var sink = MboxSink(LineFeedNormalizer(FileSink(fd: fd, path: path)))
+            let separator = "From \(sender.isEmpty ? "MAILER-DAEMON" : sender)  \(MboxAppender.ctime(date.seconds))\n"
+            try sink.raw(Array(separator.utf8))
+            try fault?(.write)
+            try message.write(prepending: prepend, to: &sink)
+            try sink.finish()
+        }
+    }
+
+    /// Appends an entry its writer has already put in mbox form (procmail's folders: the
+    /// message's own `From ` line, procmail's quoting and line ends), under the same locks,
+    /// fsync and truncation on failure.
+    public func append(entry: [UInt8]) throws(DeliveryStatus) {
+        try locked(fault: nil) { fd in
+            var sink = FileSink(fd: fd, path: path)
+            try sink.write(entry)
+            try sink.flush()
+        }
+    }
+
+    /// Opens and locks the file (fcntl, then the dotlock), lets `write` append, fsyncs; on
+    /// failure truncates the file back to where it was.
+    private func locked(fault: (@Sendable (Step) throws -> Void)?, _ write: (Int32) throws -> Void) throws(DeliveryStatus) {
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         if fd < 0 { throw DeliveryStatus.mailbox(SystemError("open", path: path), doing: "open mailbox \(path)") }
         defer { close(fd) }
@@ -64,12 +88,7 @@ public struct MboxAppender: Sendable {
             if Int(original) + estimate > sizeLimit { throw sizeExceeded }
         }
         do {
-            var sink = MboxSink(LineFeedNormalizer(FileSink(fd: fd, path: path)))
-            let separator = "From \(sender.isEmpty ? "MAILER-DAEMON" : sender)  \(MboxAppender.ctime(date.seconds))\n"
-            try sink.raw(Array(separator.utf8))
-            try fault?(.write)
-            try message.write(prepending: prepend, to: &sink)
-            try sink.finish()
+            try write(fd)
             try fault?(.sync)
             try Posix.fsync(fd, path: path)
         } catch {
