@@ -114,6 +114,7 @@ public struct LMTPDelivery: Sendable {
         }
         var tx = Transaction(queueID: queueID, envelope: Envelope(sender: envelope.sender), recipients: recipients,
                              message: message, arrival: start)
+        tx.client = envelope.client
         var logger = Logger(label: "mdad") { _ in log.handler(label: "mdad") }
         logger[metadataKey: "queue_id"] = "\(tx.queueID)"
         log.log(Maillog.messageLine(queueID: tx.queueID, sender: envelope.sender, size: message.receivedSize,

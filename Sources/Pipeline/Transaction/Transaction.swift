@@ -35,6 +35,10 @@ public struct Transaction: Sendable {
     public let arrival: Timestamp
     /// How long each stage took, in chain order.
     public var stageTimings: [(stage: String, seconds: Double)] = []
+    /// The LMTP client in Postfix's `name[address]` form (`local` for a UNIX socket); nil for
+    /// a message given on standard input. The rewrite stage decides from it whether headers
+    /// are rewritten (local_header_rewrite_clients).
+    public var client: String?
 
     public init(queueID: String = QueueID.make(), envelope: Envelope, recipients: [Recipient],
                 message: Message, arrival: Timestamp = .now()) {
