@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "LMTPServerTests", dependencies: ["LMTPServer", "Pipeline"]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["Pipeline", "Plugins", "mdad", "mdad-deliver"],
+            dependencies: ["Pipeline", "Plugins", "PipelineTestKit", "mdad", "mdad-deliver"],
             exclude: ["Scripts"],
             resources: [.copy("Corpus"), .copy("imap_fetch.py")]
         ),

@@ -14,8 +14,10 @@
 /// same headers (`append_at_myorigin`) on this machine.
 public enum AddressWriter {
     /// Rewrites the mailboxes of an address field. `transform` returns the mailbox to write
-    /// (the same one to leave it as it is). Returns `field` itself when nothing changed.
-    public static func rewrite(_ field: HeaderField, limit: Int = AddressList.defaultLimit,
+    /// (the same one to leave it as it is). Returns `field` itself when nothing changed, unless
+    /// `rebuild` asks for the field to be written anew all the same (Postfix rebuilds a field
+    /// whose addresses it would quote differently, `"x.y"@example.org` as `x.y@example.org`).
+    public static func rewrite(_ field: HeaderField, limit: Int = AddressList.defaultLimit, rebuild: Bool = false,
                                _ transform: (Mailbox) -> Mailbox) -> HeaderField {
         var list = AddressList.parse(field, limit: limit)
         // A list cut short by the limit is not rewritten: writing it back would drop addresses.
@@ -32,7 +34,7 @@ public enum AddressWriter {
             case .group(let name, let members): return .group(name: name, members: members.map(apply))
             }
         }
-        guard changed else { return field }
+        guard changed || rebuild else { return field }
         return build(name: field.name, list)
     }
 
@@ -92,7 +94,11 @@ public enum AddressWriter {
         } else {
             s += m.address
         }
-        for c in m.comments.dropFirst(source == nil ? 0 : m.commentsInPhrase) { s += " (" + c + ")" }
+        // No blank between '>' and a comment right after it: Postfix writes
+        // `carol <carol@example.org>(trailing)`, and `bob@example.org (Bob)` with one.
+        for c in m.comments.dropFirst(source == nil ? 0 : m.commentsInPhrase) {
+            s += (s.hasSuffix(">") ? "(" : " (") + c + ")"
+        }
         return s
     }
 }

@@ -33,6 +33,8 @@ public struct RewriteStage: Stage {
     public let recipientCanonical: CanonicalMaps
     public let recipientCanonicalClasses: AddressClasses
     public let checks: ContentChecks
+    /// $myhostname, for envelope recipients that stay without a domain.
+    public let hostName: String
 
     public init(configuration c: Configuration) throws(ConfigError) {
         let tables = try TableRegistry.configured(c)
@@ -58,7 +60,8 @@ public struct RewriteStage: Stage {
                   checks: ContentChecks(header: try tables.openList(c, "header_checks"),
                                         mime: try tables.openList(c, "mime_header_checks"),
                                         nested: try tables.openList(c, "nested_header_checks"),
-                                        body: try tables.openList(c, "body_checks"), bodySizeLimit: limit))
+                                        body: try tables.openList(c, "body_checks"), bodySizeLimit: limit),
+                  hostName: try c.string("myhostname").trimmingWhitespace())
     }
 
     public init(qualifier: AddressQualifier, scope: HeaderRewriteScope = HeaderRewriteScope(),
@@ -70,7 +73,7 @@ public struct RewriteStage: Stage {
                 senderCanonicalClasses: AddressClasses = [.envelopeSender, .headerSender],
                 recipientCanonical: CanonicalMaps = CanonicalMaps(tables: TableList([])),
                 recipientCanonicalClasses: AddressClasses = [.envelopeRecipient, .headerRecipient],
-                checks: ContentChecks = ContentChecks()) {
+                checks: ContentChecks = ContentChecks(), hostName: String = "") {
         self.qualifier = qualifier
         self.scope = scope
         self.masquerade = masquerade
@@ -82,6 +85,7 @@ public struct RewriteStage: Stage {
         self.recipientCanonical = recipientCanonical
         self.recipientCanonicalClasses = recipientCanonicalClasses
         self.checks = checks
+        self.hostName = hostName
     }
 
     /// One address through every step that applies to its class.
@@ -97,11 +101,25 @@ public struct RewriteStage: Stage {
         return m
     }
 
-    /// An envelope address (no brackets; empty for `<>`, which stays empty).
+    /// An envelope address (no brackets; empty for `<>`, which stays empty). A recipient still
+    /// without a domain is local: Postfix's resolver completes it with $myhostname.
     public func rewriteEnvelope(_ address: String, as kind: AddressClasses, log: (String) -> Void = { _ in }) throws -> String {
         guard !address.isEmpty, let m = AddressList.parse(address).mailboxes.first else { return address }
-        let new = try rewrite(m, as: kind, qualifier: qualifier, log: log)
+        var new = try rewrite(m, as: kind, qualifier: qualifier, log: log)
+        if kind == .envelopeRecipient, new.domain == nil, !new.isNull, !hostName.isEmpty { new.domain = hostName }
         return new == m ? address : new.address
+    }
+
+    /// Whether Postfix would write the field anew although no address changes: it writes every
+    /// address of a field it reads in its own quoting, so a quoted local part that needs no
+    /// quotes (`"x.y"@example.org`) comes out bare.
+    static func needsRequoting(_ field: HeaderField, _ list: AddressList) -> Bool {
+        guard field.rawValue.contains(UInt8(ascii: "\"")) else { return false }
+        let text = String(decoding: field.rawValue, as: UTF8.self)
+        return list.mailboxes.contains { m in
+            !m.localPart.isEmpty && Mailbox(localPart: m.localPart, domain: nil).address == m.localPart
+                && text.contains("\"" + m.localPart + "\"")
+        }
     }
 
     /// One address header rewritten in `context`; the same field when nothing changed.
@@ -113,19 +131,21 @@ public struct RewriteStage: Stage {
         case .local: q = qualifier
         case .remote(let domain): q = qualifier.remote(domain)
         }
+        let list = AddressList.parse(field)
+        // What does not read as addresses is left as it is: no entries at all in a field that
+        // is not empty, or an entry that is only a domain ("@@@").
+        if list.entries.isEmpty ? !field.value.isEmpty : list.mailboxes.contains(where: { $0.localPart.isEmpty && $0.domain != nil }) {
+            log("header \(field.name) not parsed as addresses; left unchanged: \(ContentChecks.matchText(field.raw).replacingNewlines())")
+            return field
+        }
         var failure: (any Error)?
-        var seen = 0
-        let new = AddressWriter.rewrite(field) { m in
-            seen += 1
+        let new = AddressWriter.rewrite(field, rebuild: Self.needsRequoting(field, list)) { m in
             do { return try rewrite(m, as: kind, qualifier: q, log: log) } catch {
                 failure = failure ?? error
                 return m
             }
         }
         if let failure { throw failure }
-        if seen == 0, !field.value.isEmpty, AddressList.parse(field).entries.isEmpty {
-            log("header \(field.name) not parsed as addresses; left unchanged: \(ContentChecks.matchText(field.raw).replacingNewlines())")
-        }
         return new
     }
 
