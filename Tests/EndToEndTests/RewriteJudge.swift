@@ -25,14 +25,14 @@ struct RewriteCase: Sendable {
 /// What became of one message on one side.
 enum RewriteOutcome: Equatable, CustomStringConvertible {
     /// Delivered: the envelope sender, and per original recipient the final recipient and the header fields.
-    case delivered(sender: String, recipients: [String: String], fields: [String: [String]])
+    case delivered(sender: String, recipients: [String: String], fields: [String: [String]], body: String)
     case rejected(String)
     case discarded
     case held
 
     var description: String {
         switch self {
-        case .delivered(let s, let r, _): return "delivered from <\(s)> to \(r.sorted { $0.key < $1.key })"
+        case .delivered(let s, let r, _, _): return "delivered from <\(s)> to \(r.sorted { $0.key < $1.key })"
         case .rejected(let t): return "rejected (\(t))"
         case .discarded: return "discarded"
         case .held: return "held"
@@ -152,8 +152,11 @@ final class RewriteJudge {
         var sender = ""
         var recipients: [String: String] = [:]
         var fields: [String: [String]] = [:]
+        var body = ""
         for file in files {
-            let message = try Message.parse(Spool(bytes: Array(try Data(contentsOf: file))))
+            let bytes = Array(try Data(contentsOf: file))
+            let message = try Message.parse(Spool(bytes: bytes))
+            body = String(decoding: bytes[message.bodyOffset...], as: UTF8.self)
             func env(_ name: String) -> String { Envelope.normalize(message.header[name]?.value ?? "") }
             sender = env("X-Env-Sender")
             let original = env("X-Env-Original-Recipient")
@@ -162,7 +165,7 @@ final class RewriteJudge {
                 .filter { !$0.name.hasPrefix("X-Env-") && !$0.hasName("Received") }
                 .map { String(decoding: $0.raw, as: UTF8.self) }
         }
-        return .delivered(sender: sender, recipients: recipients, fields: fields)
+        return .delivered(sender: sender, recipients: recipients, fields: fields, body: body)
     }
 
     // MARK: mdad's side
@@ -194,7 +197,9 @@ final class RewriteJudge {
             recipients[original] = Self.internalForm(r.address)
             fields[original] = header
         }
-        return .delivered(sender: Self.internalForm(tx.envelope.sender), recipients: recipients, fields: fields)
+        let all = try tx.message.spool.allBytes()
+        return .delivered(sender: Self.internalForm(tx.envelope.sender), recipients: recipients, fields: fields,
+                          body: String(decoding: all[tx.message.bodyOffset...], as: UTF8.self))
     }
 
     /// pipe(8) hands over addresses in Postfix's internal form, local parts unquoted
@@ -230,8 +235,10 @@ final class RewriteJudge {
         for (i, c) in cases.enumerated() {
             let p = try postfixOutcome(c, index: i)
             let m = try await mdadOutcome(c, index: i, stage: stage, configuration: config)
+            print("  case [\(group)] \(c.name): postfix \(p), mdad \(m)")
             switch (p, m) {
-            case (.delivered(let ps, let pr, let pf), .delivered(let ms, let mr, let mf)):
+            case (.delivered(let ps, let pr, let pf, let pb), .delivered(let ms, let mr, let mf, let mb)):
+                compare("body", pb, mb, c.name)
                 compare("envelope sender", ps, ms, c.name)
                 for r in c.recipients {
                     compare("envelope recipient \(r)", pr[r] ?? "(none)", mr[r] ?? "(none)", c.name)
