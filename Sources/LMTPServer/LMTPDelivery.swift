@@ -80,9 +80,32 @@ public struct LMTPDelivery: Sendable {
         }
     }
 
-    /// The date as RFC 5322 section 3.3 writes it: `Wed, 25 Nov 2026 01:12:20 +0000`.
+    /// The date as RFC 5322 section 3.3 writes it, with the zone's name as a comment, as
+    /// Postfix writes it in trace fields: `Wed, 25 Nov 2026 01:12:20 +0000 (UTC)`.
     static func rfc5322Date() -> String {
-        Posix.localTime(Int(time(nil)), format: "%a, %-d %b %Y %H:%M:%S %z")
+        Posix.localTime(Int(time(nil)), format: "%a, %-d %b %Y %H:%M:%S %z (%Z)")
+    }
+
+    /// The Received field's value in the form Postfix's smtpd(8) writes:
+    ///
+    ///     from HELO (NAME [ADDRESS])
+    ///     	by HOST (mdad) with LMTP id QUEUEID
+    ///     	for <RECIPIENT>; DATE
+    ///
+    /// `client` is the session's `name[address]` (`local` for a UNIX socket, which Postfix
+    /// writes as localhost [127.0.0.1]); without LHLO the client's name stands for it.
+    static func receivedValue(helo: String, client: String, hostName: String, queueID: String,
+                              recipient: String, date: String) -> String {
+        var name = "localhost", address = "127.0.0.1"
+        if client != "local", let open = client.lastIndex(of: "["), client.hasSuffix("]") {
+            name = String(client[..<open])
+            address = String(client[client.index(after: open)..<client.index(before: client.endIndex)])
+        } else if client != "local" {
+            name = client
+            address = client
+        }
+        return "from \(helo.isEmpty ? name : helo) (\(name) [\(address)])\n"
+            + "\tby \(hostName) (mdad) with LMTP id \(queueID)\n\tfor <\(recipient)>; \(date)"
     }
 
     /// Delivers a spooled message to the accepted recipients; one status per recipient, in order.
@@ -106,8 +129,8 @@ public struct LMTPDelivery: Sendable {
             } else {
                 // RFC 5321 section 4.4: a server that accepts a message adds a Received field;
                 // LMTP inherits the rule (RFC 2033 section 4.3).
-                let received = "from \(envelope.lhloName.isEmpty ? "unknown" : envelope.lhloName) (\(envelope.client))\n"
-                    + "\tby \(hostName) (mdad) with LMTP id \(queueID)\n\tfor <\(r.address)>; \(date)"
+                let received = LMTPDelivery.receivedValue(helo: envelope.lhloName, client: envelope.client, hostName: hostName,
+                                                          queueID: queueID, recipient: r.address, date: date)
                 recipient.headerAdditions = plan.additions + [try? HeaderField(name: "Received", multilineValue: received)].compactMap { $0 }
             }
             recipients.append(recipient)

@@ -295,3 +295,25 @@ struct RewriteDifferentialTests {
         #expect(r.ratio >= 1.0, "\(r.figure)")
     }
 }
+
+/// mdad serve's Received field (Sources/LMTPServer/LMTPDelivery.swift) has the form Postfix's
+/// smtpd(8) writes; LMTPServeTests checks mdad's against the same shape.
+@Suite("Received field as Postfix writes it")
+struct ReceivedFormTests {
+    @Test func postfixsShapeMatchesMdads() async throws {
+        let judge = try RewriteJudge(settings: "myhostname = mx.example.test\nmydestination = mx.example.test\n")
+        defer { judge.stop() }
+        let c = RewriteCase(name: "received", sender: "s@example.org", recipients: ["alice@example.com"],
+                            headers: "From: s@example.org\nSubject: received\n", viaSMTP: true)
+        try judge.submitToPostfix(c, index: 0)
+        _ = try judge.postfixOutcome(c, index: 0)
+        let file = try #require(try FileManager.default.contentsOfDirectory(atPath: judge.out.path).first)
+        let text = try String(contentsOfFile: judge.out.appendingPathComponent(file).path, encoding: .utf8)
+        let received = try #require(text.split(separator: "\n", omittingEmptySubsequences: false)
+            .drop { !$0.hasPrefix("Received: ") }.prefix(3).joined(separator: "\n") as String?)
+        print("Postfix wrote: \(received)")
+        // The shape LMTPServeTests expects of mdad, with Postfix's mail_name and protocol.
+        let shape = #/^Received: from client\.example\.test \(localhost \[127\.0\.0\.1\]\)\n\tby mx\.example\.test \(Postfix\) with ESMTP id [0-9A-F]+\n\tfor <alice@example\.com>; [A-Z][a-z]{2}, \d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d [+-]\d{4} \([^)]+\)$/#
+        #expect(received.wholeMatch(of: shape) != nil, "\(received)")
+    }
+}
