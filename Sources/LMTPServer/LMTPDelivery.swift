@@ -144,6 +144,11 @@ public struct LMTPDelivery: Sendable {
                                     recipients: recipients.count))
         await chain.run(&tx, context: StageContext(logger: logger, configuration: configuration))
         let chained = Timestamp.now()
+        if tx.envelope.sender != envelope.sender {
+            for i in tx.recipients.indices {
+                tx.recipients[i].headerAdditions = TraceHeaders.returnPath(tx.recipients[i].headerAdditions, sender: tx.envelope.sender)
+            }
+        }
         let stored = tx
         let (hostName, sync, storeLogger, configDirectory) = (self.hostName, self.sync, logger, self.configDirectory)
         // Each recipient's copy is written on the blocking pool, all at once: with group
@@ -154,7 +159,7 @@ public struct LMTPDelivery: Sendable {
             // its owner. Otherwise this process writes with its own identity, so mailboxes must
             // belong to the user mdad serve runs as (the usual one-vmail-user setup).
             if geteuid() == 0 && target.uid != 0 {
-                return PrivilegedStore.store(stored.recipients[i], sender: envelope.sender, message: stored.message,
+                return PrivilegedStore.store(stored.recipients[i], sender: stored.envelope.sender, message: stored.message,
                                              target: target, configDirectory: configDirectory)
             }
             if geteuid() != target.uid {

@@ -175,6 +175,9 @@ public struct LocalDeliveryAgent: Sendable {
         // 6. The chain.
         await chain.run(&tx, context: StageContext(logger: logger, configuration: config))
         let chained = Timestamp.now()
+        if tx.envelope.sender != sender {
+            tx.recipients[0].headerAdditions = TraceHeaders.returnPath(tx.recipients[0].headerAdditions, sender: tx.envelope.sender)
+        }
 
         // 7. Carry out what the chain asked for.
         // One delivery per process: `group` has no one to share flushes with and means `always`.
@@ -183,7 +186,7 @@ public struct LocalDeliveryAgent: Sendable {
             throw DeliveryStatus(.configurationError, "configuration error",
                                  reason: "configuration error: \(config.error("maildir_sync", "bad maildir_sync \"\(syncName)\"; expected always, group or none"))")
         }
-        let mailbox = Mailbox.forTarget(target, hostName: myhostname, sync: sync, sender: sender)
+        let mailbox = Mailbox.forTarget(target, hostName: myhostname, sync: sync, sender: tx.envelope.sender)
         for i in tx.pendingIndices {
             tx.recipients[i].state = Self.store(tx.recipients[i], message: tx.message, mailbox: mailbox, logger: logger)
         }
