@@ -11,9 +11,8 @@ import Pipeline
 /// (message/rfc822) go to nested_header_checks (its MIME headers to mime_header_checks). Each
 /// body part's lines go to body_checks, up to body_checks_size_limit bytes per part.
 ///
-/// Only the message's own headers can be changed (IGNORE, REPLACE, PREPEND): mdad keeps the
-/// body on its spool unchanged, so these actions on part headers and body lines are logged
-/// and skipped.
+/// IGNORE, REPLACE and PREPEND on a body line or a part's header are carried out by
+/// ``BodyEdits`` (the body is written anew only when one of them matched).
 public struct ContentChecks: Sendable {
     public let header: TableList
     public let mime: TableList
@@ -46,6 +45,11 @@ public struct ContentChecks: Sendable {
         /// The header or line, unfolded, as the log shows it.
         public var text: String
         public var action: CheckAction
+        /// Where the line or part header is in the spool (its line ending included); nil for
+        /// the message's own headers.
+        public var range: Range<Int>? = nil
+        /// Whether it is a header (REPLACE and PREPEND text must then be a header too).
+        public var isHeader = true
     }
 
     static func isMIMEHeader(_ name: String) -> Bool {
@@ -80,9 +84,14 @@ public struct ContentChecks: Sendable {
         for part in structure.parts {
             if part.index != 0 {
                 let inMessage = part.parent.map { structure.parts[$0].contentType.isMessage } ?? false
+                var offset = part.headerOffset
                 for field in part.header.fields {
                     let tables = Self.isMIMEHeader(field.name) || !inMessage ? mime : nested
-                    if let e = try check(tables, Self.matchText(field.raw), place: "header"), !visit(e) { return }
+                    if var e = try check(tables, Self.matchText(field.raw), place: "header") {
+                        e.range = offset..<(offset + field.raw.count)
+                        if !visit(e) { return }
+                    }
+                    offset += field.raw.count
                 }
             }
             guard part.isLeaf, !body.isEmpty else { continue }
@@ -96,8 +105,20 @@ public struct ContentChecks: Sendable {
                 var line = bytes[start..<end]
                 if line.last == 13 { line = line.dropLast() }
                 let text = String(decoding: line, as: UTF8.self)
-                if let e = try check(body, text, place: "body"), !visit(e) { return }
-                start = end < bytes.count && bytes[end] == 10 ? end + 1 : end
+                let next = end < bytes.count && bytes[end] == 10 ? end + 1 : end
+                if var e = try check(body, text, place: "body") {
+                    var upper = part.bodyOffset + next
+                    // The last line of a part: its line break belongs to the boundary that
+                    // follows (RFC 2046 section 5.1.1), but it ends the line all the same.
+                    if next == bytes.count, count == part.bodySize, bytes.last != 10 {
+                        let after = try message.spool.read(offset: upper, count: min(2, message.spool.size - upper))
+                        if after.first == 10 { upper += 1 } else if after == [13, 10] { upper += 2 }
+                    }
+                    e.range = (part.bodyOffset + start)..<upper
+                    e.isHeader = false
+                    if !visit(e) { return }
+                }
+                start = next
             }
         }
     }

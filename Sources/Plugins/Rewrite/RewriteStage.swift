@@ -35,6 +35,8 @@ public struct RewriteStage: Stage {
     public let checks: ContentChecks
     /// $myhostname, for envelope recipients that stay without a domain.
     public let hostName: String
+    /// header_size_limit, for reading a message whose body was edited.
+    public let headerSizeLimit: Int
 
     public init(configuration c: Configuration) throws(ConfigError) {
         let tables = try TableRegistry.configured(c)
@@ -61,7 +63,7 @@ public struct RewriteStage: Stage {
                                         mime: try tables.openList(c, "mime_header_checks"),
                                         nested: try tables.openList(c, "nested_header_checks"),
                                         body: try tables.openList(c, "body_checks"), bodySizeLimit: limit),
-                  hostName: try c.string("myhostname").trimmingWhitespace())
+                  hostName: try c.string("myhostname").trimmingWhitespace(), headerSizeLimit: try c.size("header_size_limit"))
     }
 
     public init(qualifier: AddressQualifier, scope: HeaderRewriteScope = HeaderRewriteScope(),
@@ -73,7 +75,7 @@ public struct RewriteStage: Stage {
                 senderCanonicalClasses: AddressClasses = [.envelopeSender, .headerSender],
                 recipientCanonical: CanonicalMaps = CanonicalMaps(tables: TableList([])),
                 recipientCanonicalClasses: AddressClasses = [.envelopeRecipient, .headerRecipient],
-                checks: ContentChecks = ContentChecks(), hostName: String = "") {
+                checks: ContentChecks = ContentChecks(), hostName: String = "", headerSizeLimit: Int = 102_400) {
         self.qualifier = qualifier
         self.scope = scope
         self.masquerade = masquerade
@@ -86,6 +88,7 @@ public struct RewriteStage: Stage {
         self.recipientCanonicalClasses = recipientCanonicalClasses
         self.checks = checks
         self.hostName = hostName
+        self.headerSizeLimit = headerSizeLimit
     }
 
     /// One address through every step that applies to its class.
@@ -212,14 +215,26 @@ public struct RewriteStage: Stage {
             }
             tx.message.header.fields = out
             if outcome == nil {
+                var edits = BodyEdits()
+                let spool = tx.message.spool
+                var failure: (any Error)?
                 try checks.checkBody(tx.message) { e in
                     switch e.action {
                     case .ignore, .replace, .prepend:
-                        note("\(e.place) \(e.text): \(e.action) on a body part is not supported by mdad; ignored")
+                        do {
+                            if let complaint = try edits.add(e, spool: spool) { note("\(e.place) \(e.text): \(complaint)") }
+                        } catch {
+                            failure = error
+                            return false
+                        }
                     default:
                         outcome = apply(e)
                     }
                     return outcome == nil
+                }
+                if let failure { throw failure }
+                if outcome == nil, !edits.isEmpty {
+                    tx.message = try edits.apply(to: tx.message, limits: Message.Limits(fieldSize: headerSizeLimit))
                 }
             }
         } catch let e as TableError {

@@ -84,6 +84,14 @@ struct RewriteStageTests {
         #expect(RewriteStage.header("X-New:  a b")?.raw == Array("X-New: a b\n".utf8))
     }
 
+    @Test func bodyLinesCanBeReplacedIgnoredAndPrepended() async throws {
+        let checks = "body_checks = pcre:{ {/^old$/ REPLACE new}, {/^drop$/ IGNORE}, {/^here$/ PREPEND before} }\n"
+        let tx = try await Self.run("From: a@example.com\nSubject: s\n\nkeep\nold\ndrop\nhere\nend\n", checks)
+        var sink = CollectedBytes()
+        try tx.message.write(to: &sink)
+        #expect(String(decoding: sink.bytes, as: UTF8.self) == "From: a@example.com\nSubject: s\n\nkeep\nnew\nbefore\nhere\nend\n")
+    }
+
     @Test func bodyChecksSeeEachLine() async throws {
         let checks = "body_checks = pcre:{ {/^bad line$/ REJECT body refused} }\n"
         let tx = try await Self.run("From: a@example.com\n\ngood\nbad line\n", checks)
@@ -91,4 +99,10 @@ struct RewriteStageTests {
         let ok = try await Self.run("From: a@example.com\n\ngood\nnot a bad line\n", checks)
         #expect(ok.recipients[0].isPending)
     }
+}
+
+/// Collects written bytes.
+struct CollectedBytes: ByteSink {
+    var bytes: [UInt8] = []
+    mutating func write(_ chunk: UnsafeRawBufferPointer) throws { bytes += chunk }
 }
