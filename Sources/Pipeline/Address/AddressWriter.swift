@@ -35,11 +35,13 @@ public enum AddressWriter {
             }
         }
         guard changed || rebuild else { return field }
-        return build(name: field.name, list)
+        // The rebuilt field ends its lines as the field did, so a CRLF message stays CRLF.
+        let crlf = field.raw.count >= 2 && field.raw[field.raw.count - 2] == 13 && field.raw.last == 10
+        return build(name: field.name, list, lineEnding: crlf ? "\r\n" : "\n")
     }
 
-    /// A new field `name: list`, folded the Postfix way.
-    public static func build(name: String, _ list: AddressList) -> HeaderField {
+    /// A new field `name: list`, folded the Postfix way, its lines ended with `lineEnding`.
+    public static func build(name: String, _ list: AddressList, lineEnding: String = "\n") -> HeaderField {
         // One element per line first, as tok822_externalize writes a rewritten list.
         var lines: [String] = []
         for (k, e) in list.entries.enumerated() {
@@ -75,7 +77,7 @@ public enum AddressWriter {
             }
         }
         out.append(current)
-        let text = out.joined(separator: "\n\t") + "\n"
+        let text = out.joined(separator: lineEnding + "\t") + lineEnding
         let bytes = Array(text.utf8)
         return HeaderField(name: name, raw: bytes, valueStart: name.utf8.count + 1)
     }

@@ -62,6 +62,11 @@ if scenario == "per-recipient":
                          b"Subject: two good one unknown\r\n\r\nhello\r\n")
     out["refused"] = {k: [v[0], v[1].decode()] for k, v in refused.items()}
     c.quit()
+elif scenario == "rewrite":
+    c = lmtp()
+    c.ehlo("client.test")
+    c.sendmail("sender", ["alice@example.com"], b"From: Alice <alice>\r\nTo: bob, carol@example.org\r\nSubject: rewrite\r\n\r\nhi\r\n")
+    c.quit()
 elif scenario == "dot-8bit":
     c = lmtp()
     c.ehlo("client.test")

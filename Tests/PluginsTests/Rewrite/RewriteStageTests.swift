@@ -29,6 +29,11 @@ struct RewriteStageTests {
         #expect(Self.header(tx) == "From: Alice <alice@example.com>\nTo:  x@example.org,\n  y@example.org\nSubject: s\n")
     }
 
+    @Test func aCRLFMessageStaysCRLF() async throws {
+        let tx = try await Self.run("From: alice\r\nTo: a, b\r\nSubject: s\r\n\r\nbody\r\n")
+        #expect(Self.header(tx) == "From: alice@example.com\r\nTo: a@example.com, b@example.com\r\nSubject: s\r\n")
+    }
+
     @Test func remoteClientHeadersAreLeftAloneButTheEnvelopeIsNot() async throws {
         let tx = try await Self.run("From: alice\n\nbody\n", client: "unknown[192.0.2.1]")
         #expect(Self.header(tx) == "From: alice\n")
