@@ -102,7 +102,8 @@ final class RewriteJudge {
         let message = c.message(index)
         if c.viaSMTP {
             let file = dir.appendingPathComponent("case-\(index).eml")
-            try Data(message).write(to: file)
+            // swaks ends the data with its own line break before the final dot.
+            try Data(message.last == 10 ? message.dropLast() : message[...]).write(to: file)
             let r = try postfix.run("/usr/bin/swaks", ["--server", "127.0.0.1:\(postfix.port)", "--from", c.sender,
                                                        "--to", c.recipients.joined(separator: ","), "--helo", "client.example.test",
                                                        "--data", file.path])

@@ -46,9 +46,23 @@ public struct Mailbox: Sendable, Equatable {
     /// `alice@example.com (Alice Example)` form).
     public var name: String? { displayName ?? comments.first }
 
-    static func isDotAtom(_ s: String) -> Bool {
-        guard !s.isEmpty, !s.hasPrefix("."), !s.hasSuffix("."), !s.contains("..") else { return false }
-        return s.utf8.allSatisfy { AddressLexer.isAtext($0) || $0 == UInt8(ascii: ".") }
+    /// RFC 5322 dot-atom text: atext runs separated by single dots. One pass over the bytes
+    /// (it runs for every address written back).
+    public static func isDotAtom(_ s: String) -> Bool {
+        var previousDot = true   // no dot first
+        var empty = true
+        for c in s.utf8 {
+            empty = false
+            if c == UInt8(ascii: ".") {
+                if previousDot { return false }
+                previousDot = true
+            } else if AddressLexer.isAtext(c) {
+                previousDot = false
+            } else {
+                return false
+            }
+        }
+        return !empty && !previousDot
     }
 
     static func escaped(_ s: String) -> String {

@@ -19,7 +19,13 @@ public enum AddressWriter {
     /// whose addresses it would quote differently, `"x.y"@example.org` as `x.y@example.org`).
     public static func rewrite(_ field: HeaderField, limit: Int = AddressList.defaultLimit, rebuild: Bool = false,
                                _ transform: (Mailbox) -> Mailbox) -> HeaderField {
-        var list = AddressList.parse(field, limit: limit)
+        rewrite(field, list: AddressList.parse(field, limit: limit), rebuild: rebuild, transform)
+    }
+
+    /// The same over a list the caller has already parsed from `field` (with its limit).
+    public static func rewrite(_ field: HeaderField, list parsed: AddressList, rebuild: Bool = false,
+                               _ transform: (Mailbox) -> Mailbox) -> HeaderField {
+        var list = parsed
         // A list cut short by the limit is not rewritten: writing it back would drop addresses.
         guard !list.truncated else { return field }
         var changed = false

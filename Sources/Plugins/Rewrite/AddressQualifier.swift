@@ -55,7 +55,7 @@ public struct AddressQualifier: Sendable, Equatable {
         m.route = []
         if m.domain == nil {
             // A local part that is not a dot-atom was quoted; its ! and % are not operators.
-            let bare = Mailbox(localPart: m.localPart, domain: nil).address == m.localPart
+            let bare = Mailbox.isDotAtom(m.localPart)
             if swapBangpath, bare, let bang = m.localPart.firstIndex(of: "!") {
                 m.domain = String(m.localPart[..<bang])
                 m.localPart = String(m.localPart[m.localPart.index(after: bang)...])

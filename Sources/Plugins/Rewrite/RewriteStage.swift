@@ -117,11 +117,23 @@ public struct RewriteStage: Stage {
     /// address of a field it reads in its own quoting, so a quoted local part that needs no
     /// quotes (`"x.y"@example.org`) comes out bare.
     static func needsRequoting(_ field: HeaderField, _ list: AddressList) -> Bool {
-        guard field.rawValue.contains(UInt8(ascii: "\"")) else { return false }
-        let text = String(decoding: field.rawValue, as: UTF8.self)
+        // The quoted strings of the field, as written (escapes and all); usually none.
+        var quoted: Set<ArraySlice<UInt8>> = []
+        let raw = field.rawValue
+        var i = raw.startIndex
+        while i < raw.endIndex {
+            if raw[i] == UInt8(ascii: "\"") {
+                var j = i + 1
+                while j < raw.endIndex, raw[j] != UInt8(ascii: "\"") { j += raw[j] == UInt8(ascii: "\\") ? 2 : 1 }
+                if j < raw.endIndex { quoted.insert(raw[(i + 1)..<j]) }
+                i = j + 1
+            } else {
+                i += 1
+            }
+        }
+        guard !quoted.isEmpty else { return false }
         return list.mailboxes.contains { m in
-            !m.localPart.isEmpty && Mailbox(localPart: m.localPart, domain: nil).address == m.localPart
-                && text.contains("\"" + m.localPart + "\"")
+            Mailbox.isDotAtom(m.localPart) && quoted.contains(ArraySlice(Array(m.localPart.utf8)))
         }
     }
 
@@ -142,7 +154,7 @@ public struct RewriteStage: Stage {
             return field
         }
         var failure: (any Error)?
-        let new = AddressWriter.rewrite(field, rebuild: Self.needsRequoting(field, list)) { m in
+        let new = AddressWriter.rewrite(field, list: list, rebuild: Self.needsRequoting(field, list)) { m in
             do { return try rewrite(m, as: kind, qualifier: q, log: log) } catch {
                 failure = failure ?? error
                 return m
