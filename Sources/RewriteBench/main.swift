@@ -14,10 +14,10 @@ import Pipeline
 import PipelineTestKit
 import Plugins
 
+/// Seconds on the wall clock (Pipeline's Timestamp), for timing.
 func now() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    let t = Timestamp.now()
+    return Double(t.seconds) + Double(t.microseconds) / 1e6
 }
 
 func fail(_ message: String) -> Never {

@@ -94,11 +94,8 @@ struct HeaderChecksDifferentialTests {
     ]
 
     @Test func everyAction() async throws {
-        let r = try await runRewriteDifferential("header_checks and body_checks", settings: """
-            myhostname = mx.example.test
-            mydomain = example.test
-            myorigin = example.test
-            mydestination = mx.example.test
+        let r = try await runRewriteDifferential("header_checks and body_checks", settings: judgeIdentity + """
+
             header_checks = pcre:TABLES/header_checks
             body_checks = pcre:TABLES/body_checks
             """, tables: Self.tables, Self.cases)
@@ -139,11 +136,8 @@ struct HeaderChecksDifferentialTests {
             Self.simple("a line within body_checks_size_limit", "Subject: f\n", body: "early line\nlate line\n"),
             Self.simple("a line past body_checks_size_limit", "Subject: g\n", body: "early line\n" + filler + "late line\n"),
         ]
-        let r = try await runRewriteDifferential("mime/nested tables, body_checks_size_limit", settings: """
-            myhostname = mx.example.test
-            mydomain = example.test
-            myorigin = example.test
-            mydestination = mx.example.test
+        let r = try await runRewriteDifferential("mime/nested tables, body_checks_size_limit", settings: judgeIdentity + """
+
             header_checks = pcre:TABLES/hc
             mime_header_checks = pcre:TABLES/mime
             nested_header_checks = pcre:TABLES/nested

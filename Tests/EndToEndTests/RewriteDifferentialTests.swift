@@ -2,12 +2,15 @@ import Foundation
 import Testing
 
 /// The base of every group: the same identity on both sides.
-private let identity = """
+let judgeIdentity = """
     myhostname = mx.example.test
     mydomain = example.test
     myorigin = example.test
     mydestination = mx.example.test
     """
+
+/// The same with $myorigin a subdomain, for masquerading.
+private let masqueradeIdentity = judgeIdentity.replacingOccurrences(of: "myorigin = example.test", with: "myorigin = host.example.test")
 
 /// Addresses that are hard to get right, in every header cleanup(8) rewrites.
 private let trickyHeaders: [RewriteCase] = [
@@ -128,7 +131,7 @@ private let trickyHeaders: [RewriteCase] = [
 @Suite("rewrite differential against Postfix", .serialized)
 struct RewriteDifferentialTests {
     @Test func standardFormWithAppendDotMydomain() async throws {
-        let r = try await runRewriteDifferential("standard form, append_dot_mydomain = yes", settings: identity + """
+        let r = try await runRewriteDifferential("standard form, append_dot_mydomain = yes", settings: judgeIdentity + """
 
             append_dot_mydomain = yes
             """, trickyHeaders)
@@ -136,7 +139,7 @@ struct RewriteDifferentialTests {
     }
 
     @Test func standardFormSwitchedOff() async throws {
-        let r = try await runRewriteDifferential("append_at_myorigin, swap_bangpath, allow_percent_hack = no", settings: identity + """
+        let r = try await runRewriteDifferential("append_at_myorigin, swap_bangpath, allow_percent_hack = no", settings: judgeIdentity + """
 
             append_at_myorigin = no
             append_dot_mydomain = no
@@ -197,7 +200,7 @@ struct RewriteDifferentialTests {
     ]
 
     @Test func canonicalMaps() async throws {
-        let r = try await runRewriteDifferential("canonical maps", settings: identity + """
+        let r = try await runRewriteDifferential("canonical maps", settings: judgeIdentity + """
 
             recipient_delimiter = +
             canonical_maps = texthash:TABLES/canonical, pcre:TABLES/canonical.pcre
@@ -208,7 +211,7 @@ struct RewriteDifferentialTests {
     }
 
     @Test func canonicalClassesAndNoPropagation() async throws {
-        let r = try await runRewriteDifferential("canonical classes", settings: identity + """
+        let r = try await runRewriteDifferential("canonical classes", settings: judgeIdentity + """
 
             recipient_delimiter = +
             canonical_maps = texthash:TABLES/canonical
@@ -238,11 +241,8 @@ struct RewriteDifferentialTests {
     ]
 
     @Test func masquerading() async throws {
-        let r = try await runRewriteDifferential("masquerade_domains", settings: """
-            myhostname = mx.example.test
-            mydomain = example.test
-            myorigin = host.example.test
-            mydestination = mx.example.test
+        let r = try await runRewriteDifferential("masquerade_domains", settings: masqueradeIdentity + """
+
             masquerade_domains = !sub.example.test, example.test
             masquerade_exceptions = root
             """, Self.masqueradeCases)
@@ -250,11 +250,8 @@ struct RewriteDifferentialTests {
     }
 
     @Test func masqueradeClasses() async throws {
-        let r = try await runRewriteDifferential("masquerade_classes", settings: """
-            myhostname = mx.example.test
-            mydomain = example.test
-            myorigin = host.example.test
-            mydestination = mx.example.test
+        let r = try await runRewriteDifferential("masquerade_classes", settings: masqueradeIdentity + """
+
             masquerade_domains = example.test
             masquerade_classes = envelope_recipient, header_recipient
             """, Self.masqueradeCases)
@@ -269,7 +266,7 @@ struct RewriteDifferentialTests {
     }
 
     @Test func remoteClientWithRemoteHeaderRewriteDomain() async throws {
-        let r = try await runRewriteDifferential("SMTP client, remote_header_rewrite_domain", settings: identity + """
+        let r = try await runRewriteDifferential("SMTP client, remote_header_rewrite_domain", settings: judgeIdentity + """
 
             local_header_rewrite_clients =
             remote_header_rewrite_domain = remote.example
@@ -279,7 +276,7 @@ struct RewriteDifferentialTests {
     }
 
     @Test func remoteClientHeadersLeftAlone() async throws {
-        let r = try await runRewriteDifferential("SMTP client, no header rewriting", settings: identity + """
+        let r = try await runRewriteDifferential("SMTP client, no header rewriting", settings: judgeIdentity + """
 
             local_header_rewrite_clients =
             masquerade_domains = example.org
@@ -288,7 +285,7 @@ struct RewriteDifferentialTests {
     }
 
     @Test func localClientOverSMTP() async throws {
-        let r = try await runRewriteDifferential("SMTP client, permit_inet_interfaces", settings: identity + """
+        let r = try await runRewriteDifferential("SMTP client, permit_inet_interfaces", settings: judgeIdentity + """
 
             local_header_rewrite_clients = permit_inet_interfaces
             """, Self.smtpCases)
