@@ -42,8 +42,7 @@ public enum AddressWriter {
         }
         guard changed || rebuild else { return field }
         // The rebuilt field ends its lines as the field did, so a CRLF message stays CRLF.
-        let crlf = field.raw.count >= 2 && field.raw[field.raw.count - 2] == 13 && field.raw.last == 10
-        return build(name: field.name, list, lineEnding: crlf ? "\r\n" : "\n")
+        return build(name: field.name, list, lineEnding: field.endsWithCRLF ? "\r\n" : "\n")
     }
 
     /// A new field `name: list`, folded the Postfix way, its lines ended with `lineEnding`.

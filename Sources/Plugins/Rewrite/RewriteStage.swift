@@ -213,9 +213,13 @@ public struct RewriteStage: Stage {
                     case .ignore:
                         fields = []
                     case .replace(let text):
-                        if let f = Self.header(text) { fields = [f] } else { note("bad REPLACE header text \"\(text)\"; ignored") }
+                        if let f = Self.header(text, crlf: field.endsWithCRLF) { fields = [f] } else {
+                            note("bad REPLACE header text \"\(text)\"; ignored")
+                        }
                     case .prepend(let text):
-                        if let f = Self.header(text) { out.append(f) } else { note("bad PREPEND header text \"\(text)\"; ignored") }
+                        if let f = Self.header(text, crlf: field.endsWithCRLF) { out.append(f) } else {
+                            note("bad PREPEND header text \"\(text)\"; ignored")
+                        }
                     default:
                         outcome = apply(e)
                     }
@@ -271,10 +275,10 @@ public struct RewriteStage: Stage {
 
     /// A header from an action's text (`Name: value`), or nil when it is not one or would
     /// break the header section.
-    static func header(_ text: String) -> HeaderField? {
+    static func header(_ text: String, crlf: Bool = false) -> HeaderField? {
         guard let colon = text.firstIndex(of: ":") else { return nil }
         let name = String(text[..<colon])
         let value = text[text.index(after: colon)...].trimmingWhitespace()
-        return try? HeaderField(name: name, value: value)
+        return try? HeaderField(name: name, value: value, crlf: crlf)
     }
 }

@@ -32,6 +32,9 @@ struct RewriteStageTests {
     @Test func aCRLFMessageStaysCRLF() async throws {
         let tx = try await Self.run("From: alice\r\nTo: a, b\r\nSubject: s\r\n\r\nbody\r\n")
         #expect(Self.header(tx) == "From: alice@example.com\r\nTo: a@example.com, b@example.com\r\nSubject: s\r\n")
+        let checked = try await Self.run("From: a@example.com\r\nX-Old: v\r\n\r\nbody\r\n",
+                                         "header_checks = pcre:{ {/^X-Old: (.*)/ REPLACE X-New: $$1}, {/^From:/ PREPEND X-Top: 1} }\n")
+        #expect(Self.header(checked) == "X-Top: 1\r\nFrom: a@example.com\r\nX-New: v\r\n")
     }
 
     @Test func remoteClientHeadersAreLeftAloneButTheEnvelopeIsNot() async throws {
