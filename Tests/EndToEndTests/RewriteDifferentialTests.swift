@@ -114,6 +114,14 @@ private let trickyHeaders: [RewriteCase] = [
         Subject: literals
 
         """),
+    RewriteCase(name: "8-bit names, quoted commas, nested comments, case", sender: "s@example.org", recipients: ["r@example.org"], headers: """
+        From: Jörg Müller <joerg>
+        To: "Doe, John" <john>, Alice@Host, (outer (inner) comment) bob
+        To: second-to
+        Cc: <john (in angle) @host>, user@localhost, "" <empty-phrase>, <(first) x@host (last)>
+        Subject: odd
+
+        """),
     RewriteCase(name: "headers that are not addresses", sender: "s@example.org", recipients: ["r@example.org"], headers: """
         From: s@example.org
         To: ,,,

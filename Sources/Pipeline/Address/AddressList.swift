@@ -21,6 +21,9 @@ public struct Mailbox: Sendable, Equatable {
     var parsedDisplayName: String?
     /// How many of `comments` (the first ones) are written inside `phraseSource`.
     var commentsInPhrase = 0
+    /// Comments written inside the angle brackets (`<john (work) @host>`), which Postfix
+    /// writes back after the address, still inside them: `<john@host (work)>`.
+    var angleComments: [String] = []
 
     public init(displayName: String? = nil, localPart: String, domain: String?, angleBrackets: Bool = true) {
         self.displayName = displayName
@@ -287,7 +290,7 @@ struct AddressParser {
     /// After '<': `[route:] local@domain >`, or `>` for the null address.
     mutating func parseAngleAddr() -> Mailbox? {
         var route: [String] = []
-        _ = skipComments()
+        let leading = skipComments()
         // obs-route: "@a,@b:" before the address.
         if lexer.peek()?.kind == Self.at {
             while lexer.peek()?.kind == Self.at || lexer.peek()?.kind == Self.comma {
@@ -299,15 +302,23 @@ struct AddressParser {
         }
         var words: [Token] = []
         var domain: String?
+        var inner = leading
         while let t = lexer.peek() {
             if t.kind == Self.gt { _ = lexer.next(); break }
-            if t.kind == Self.at { _ = lexer.next(); domain = parseDomain(); continue }
+            if t.kind == Self.at {
+                _ = lexer.next()
+                domainComments = []
+                domain = parseDomain()
+                inner += domainComments
+                continue
+            }
             if t.kind == Self.comma || t.kind == Self.semicolon { break }   // '>' missing
             let tok = lexer.next()!
-            if tok.kind != .comment, domain == nil { words.append(tok) }
+            if tok.kind == .comment { inner.append(Self.text(tok.text)) } else if domain == nil { words.append(tok) }
         }
         var m = Mailbox(localPart: Self.localPart(words), domain: domain, angleBrackets: true)
         m.route = route
+        m.angleComments = inner
         return m
     }
 

@@ -97,7 +97,7 @@ public enum AddressWriter {
             s = phrase + " "
         }
         if m.angleBrackets || !s.isEmpty || m.isNull {
-            s += "<" + m.address + ">"
+            s += "<" + m.address + m.angleComments.map { " (" + $0 + ")" }.joined() + ">"
         } else {
             s += m.address
         }
