@@ -30,4 +30,13 @@ struct RewriteLMTPTests {
         let remote = try Self.deliver("local_header_rewrite_clients =\nremote_header_rewrite_domain = remote.example\n", address: tcp)
         #expect(remote.contains("\nFrom: Alice <alice@remote.example>\nTo: bob@remote.example, carol@example.org\n"), "\(remote)")
     }
+
+    @Test func headerChecksRejectIs550571ForEveryRecipient() throws {
+        let server = try LMTPInstance(extraMainCF: "pipeline = rewrite\nheader_checks = pcre:{ {/^Subject: buy now/ REJECT no thanks} }\n")
+        defer { server.cleanup() }
+        let out = try server.client("raw-message", stdin: "alice@example.com bob@example.com\nFrom: x@example.org\nSubject: buy now\n\nbody\n")
+        let replies = out["replies"] as? [String] ?? []
+        #expect(replies == ["550 5.7.1 <alice@example.com>: no thanks", "550 5.7.1 <bob@example.com>: no thanks"], "\(replies)")
+        #expect(server.files("alice").isEmpty && server.files("bob").isEmpty)
+    }
 }

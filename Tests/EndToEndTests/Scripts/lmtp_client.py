@@ -147,6 +147,16 @@ elif scenario == "raw-rcpts":
     s.sendall(b"Subject: privilege separation\r\n\r\nbody\r\n.\r\n")
     out["envelope"] = envelope
     out["replies"] = read_replies(s, len(rcpts))
+elif scenario == "raw-message":
+    # Recipients on the first line of standard input, the message (LF lines) after it.
+    rcpts = sys.stdin.readline().split()
+    message = sys.stdin.read().replace("\n", "\r\n").encode()
+    s = connect_raw()
+    read_replies(s, 1)
+    s.sendall(b"LHLO client\r\nMAIL FROM:<s@example.org>\r\n" + b"".join(b"RCPT TO:<%s>\r\n" % r.encode() for r in rcpts) + b"DATA\r\n")
+    out["envelope"] = read_replies(s, 3 + len(rcpts))
+    s.sendall(message + b".\r\n")
+    out["replies"] = read_replies(s, len(rcpts))
 elif scenario == "many":
     # Opens three connections at once and reports each greeting.
     socks = [connect_raw() for _ in range(3)]
