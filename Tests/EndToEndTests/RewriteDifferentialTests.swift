@@ -233,6 +233,16 @@ struct RewriteDifferentialTests {
         #expect(r.ratio >= 1.0, "\(r.figure)")
     }
 
+    @Test func canonicalMapsOnUnqualifiedAddresses() async throws {
+        let r = try await runRewriteDifferential("canonical maps, append_at_myorigin = no", settings: judgeIdentity + """
+
+            append_at_myorigin = no
+            recipient_delimiter = +
+            canonical_maps = texthash:TABLES/canonical, pcre:TABLES/canonical.pcre
+            """, tables: Self.canonicalTables, Self.canonicalCases)
+        #expect(r.ratio >= 1.0, "\(r.figure)")
+    }
+
     static let masqueradeCases: [RewriteCase] = [
         RewriteCase(name: "masquerading", sender: "user@host.example.test", recipients: ["r@host.example.test"], headers: """
             From: a@host.example.test, b@sub.example.test, c@x.sub.example.test, root@host.example.test
