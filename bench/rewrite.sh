@@ -70,6 +70,7 @@ canonical_maps = texthash:$work/etc/canonical
 header_checks = pcre:$work/etc/header_checks"
 printf '%s\n' "$settings" > "$work/etc/main.cf"
 
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores (figures from a busy machine are not comparable)"
 echo "== mdad rewrite stage alone (release build, one thread, ${seconds}s) =="
 "$bench" "$work/etc" "$work/msgs" "$seconds" | tee "$work/mdad.out"
 mdad_rate=$(awk '/^messages_per_second/ {print $2}' "$work/mdad.out")
@@ -158,3 +159,4 @@ printf "%-46s %12s\n" "" "messages/s"
 printf "%-46s %12.0f\n" "mdad rewrite stage alone" "$mdad_rate"
 printf "%-46s %12.0f\n" "Postfix smtpd+cleanup+qmgr+discard" "$postfix_rate"
 printf "%-46s %11.1fx\n" "ratio (mdad / Postfix; not like for like)" "$(echo "$mdad_rate / $postfix_rate" | bc -l)"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
