@@ -47,8 +47,11 @@ public enum AddressWriter {
 
     /// A new field `name: list`, folded the Postfix way, its lines ended with `lineEnding`.
     public static func build(name: String, _ list: AddressList, lineEnding: String = "\n") -> HeaderField {
-        // One element per line first, as tok822_externalize writes a rewritten list.
-        var lines: [String] = []
+        // One element per line first, as tok822_externalize writes a rewritten list. Whatever
+        // the parts hold, the only line breaks written are the folding below.
+        var lines: [String] = [] {
+            didSet { lines[lines.count - 1] = Self.singleLine(lines[lines.count - 1]) }
+        }
         for (k, e) in list.entries.enumerated() {
             let last = k == list.entries.count - 1
             switch e {
@@ -85,6 +88,12 @@ public enum AddressWriter {
         let text = out.joined(separator: lineEnding + "\t") + lineEnding
         let bytes = Array(text.utf8)
         return HeaderField(name: name, raw: bytes, valueStart: name.utf8.count + 1)
+    }
+
+    /// CR and LF as blanks: a part of a field must not end its line.
+    static func singleLine(_ s: String) -> String {
+        guard s.utf8.contains(where: { $0 == 10 || $0 == 13 }) else { return s }
+        return String(decoding: s.utf8.map { $0 == 10 || $0 == 13 ? 32 : $0 }, as: UTF8.self)
     }
 
     /// One mailbox as Postfix writes it: `phrase <address>`, `address`, comments after.
