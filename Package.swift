@@ -39,6 +39,8 @@ let package = Package(
         .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
         // MIME parse-and-decode benchmark (bench/mime.sh); not a test.
         .executableTarget(name: "MIMEBench", dependencies: ["Pipeline"], swiftSettings: strict),
+        // The rewrite stage alone (bench/rewrite.sh); not a test.
+        .executableTarget(name: "RewriteBench", dependencies: ["Pipeline", "Plugins", "PipelineTestKit"], swiftSettings: strict),
         // tinycdb for compiled tables (cdb:), as Postfix's postalias/postmap write them.
         .systemLibrary(name: "CCDB", pkgConfig: "libcdb", providers: [.apt(["libcdb-dev"])]),
         // Thin shims over system calls Swift's Glibc module does not declare (syncfs, pipe2).
@@ -142,7 +144,7 @@ let package = Package(
         .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets"], resources: [.copy("Corpus")]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["Pipeline", "Plugins", "PgsqlTable", "mdad", "mdad-deliver"],
+            dependencies: ["Pipeline", "Plugins", "PgsqlTable", "PipelineTestKit", "mdad", "mdad-deliver"],
             exclude: ["Scripts"],
             resources: [.copy("Corpus"), .copy("imap_fetch.py")]
         ),

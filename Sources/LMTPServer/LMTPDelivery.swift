@@ -164,9 +164,32 @@ public struct LMTPDelivery: Sendable {
         }
     }
 
-    /// The date as RFC 5322 section 3.3 writes it: `Wed, 25 Nov 2026 01:12:20 +0000`.
+    /// The date as RFC 5322 section 3.3 writes it, with the zone's name as a comment, as
+    /// Postfix writes it in trace fields: `Wed, 25 Nov 2026 01:12:20 +0000 (UTC)`.
     static func rfc5322Date() -> String {
-        Posix.localTime(Int(time(nil)), format: "%a, %-d %b %Y %H:%M:%S %z")
+        Posix.localTime(Int(time(nil)), format: "%a, %-d %b %Y %H:%M:%S %z (%Z)")
+    }
+
+    /// The Received field's value in the form Postfix's smtpd(8) writes:
+    ///
+    ///     from HELO (NAME [ADDRESS])
+    ///     	by HOST (mdad) with LMTP id QUEUEID
+    ///     	for <RECIPIENT>; DATE
+    ///
+    /// `client` is the session's `name[address]` (`local` for a UNIX socket, which Postfix
+    /// writes as localhost [127.0.0.1]); without LHLO the client's name stands for it.
+    static func receivedValue(helo: String, client: String, hostName: String, queueID: String,
+                              recipient: String, date: String) -> String {
+        var name = "localhost", address = "127.0.0.1"
+        if client != "local", let open = client.lastIndex(of: "["), client.hasSuffix("]") {
+            name = String(client[..<open])
+            address = String(client[client.index(after: open)..<client.index(before: client.endIndex)])
+        } else if client != "local" {
+            name = client
+            address = client
+        }
+        return "from \(helo.isEmpty ? name : helo) (\(name) [\(address)])\n"
+            + "\tby \(hostName) (mdad) with LMTP id \(queueID)\n\tfor <\(recipient)>; \(date)"
     }
 
     /// Delivers a spooled message to the accepted recipients; one status per recipient, in order.
@@ -192,20 +215,26 @@ public struct LMTPDelivery: Sendable {
             } else {
                 // RFC 5321 section 4.4: a server that accepts a message adds a Received field;
                 // LMTP inherits the rule (RFC 2033 section 4.3).
-                let received = "from \(envelope.lhloName.isEmpty ? "unknown" : envelope.lhloName) (\(envelope.client))\n"
-                    + "\tby \(hostName) (mdad) with LMTP id \(queueID)\n\tfor <\(r.address)>; \(date)"
+                let received = LMTPDelivery.receivedValue(helo: envelope.lhloName, client: envelope.client, hostName: hostName,
+                                                          queueID: queueID, recipient: r.address, date: date)
                 recipient.headerAdditions = plan.additions + [try? HeaderField(name: "Received", multilineValue: received)].compactMap { $0 }
             }
             recipients.append(recipient)
         }
         var tx = Transaction(queueID: queueID, envelope: Envelope(sender: envelope.sender), recipients: recipients,
                              message: message, arrival: start)
+        tx.client = envelope.client
         var logger = Logger(label: "mdad") { _ in log.handler(label: "mdad") }
         logger[metadataKey: "queue_id"] = "\(tx.queueID)"
         log.log(Maillog.messageLine(queueID: tx.queueID, sender: envelope.sender, size: message.receivedSize,
                                     recipients: recipients.count))
         await chain.run(&tx, context: StageContext(logger: logger, configuration: configuration))
         let chained = Timestamp.now()
+        if tx.envelope.sender != envelope.sender {
+            for i in tx.recipients.indices {
+                tx.recipients[i].headerAdditions = TraceHeaders.returnPath(tx.recipients[i].headerAdditions, sender: tx.envelope.sender)
+            }
+        }
         let (hostName, sync, storeLogger, configDirectory, quota) = (self.hostName, self.sync, logger, self.configDirectory, self.quota)
         let fsidentity = self.fsidentity
         // Each recipient's copy is written on the blocking pool, all at once: with group
@@ -226,7 +255,7 @@ public struct LMTPDelivery: Sendable {
                 // Nothing of this recipient's touches a mailbox or runs as a user: forwards
                 // and replies go out from here.
                 do {
-                    let actions = try ActionContext(configuration: config, sender: envelope.sender, user: nil)
+                    let actions = try ActionContext(configuration: config, sender: stored.envelope.sender, user: nil)
                     return LocalDeliveryAgent.store(stored.recipients[i], message: stored.message, mailbox: nil,
                                                     logger: storeLogger, actions: actions)
                 } catch {
@@ -235,7 +264,7 @@ public struct LMTPDelivery: Sendable {
             }
             let actions: ActionContext
             do {
-                actions = try ActionContext(configuration: config, sender: envelope.sender, user: target.user)
+                actions = try ActionContext(configuration: config, sender: stored.envelope.sender, user: target.user)
             } catch {
                 return .deferred(DeliveryStatus(.configurationError, "configuration error", reason: "configuration error: \(error)"))
             }
@@ -248,7 +277,7 @@ public struct LMTPDelivery: Sendable {
                 // by this thread under the user's file-system identity (no process per copy).
                 let runsCommands = r.effectiveActions.contains { if case .pipe = $0 { true } else { false } }
                 if runsCommands || !fsidentity {
-                    return PrivilegedStore.store(r, sender: envelope.sender, message: stored.message,
+                    return PrivilegedStore.store(r, sender: stored.envelope.sender, message: stored.message,
                                                  target: target, configDirectory: configDirectory, actions: actions)
                 }
                 return LMTPDelivery.storeAsOwner(r, message: stored.message, target: target, hostName: hostName, sync: sync,

@@ -21,6 +21,8 @@ extension StageRegistry {
         registry.registerParameters(of: "relay", RelayParameters.all)
         registry.register("spam", doc: "Score with SpamAssassin's rule files; X-Spam-* headers, Junk folder, reject above spam_reject_score.",
                           parameters: SpamStage.parameters) { try SpamStage(configuration: $0) }
+        registry.register("rewrite", doc: "Rewrite addresses and check headers and body as Postfix's cleanup(8) does.",
+                          parameters: RewriteStage.parameters) { try RewriteStage(configuration: $0) }
         return registry
     }
 }

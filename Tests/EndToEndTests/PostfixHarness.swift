@@ -16,7 +16,9 @@ final class PostfixInstance: @unchecked Sendable {
     var maillog: URL { root.appendingPathComponent("maillog") }
     private(set) var masterPID: pid_t = 0
 
-    init(mdadMainCF: String, postfixMainCF extra: String = "") throws {
+    /// `extra` is appended to Postfix's main.cf (later lines win); `services` are added to its
+    /// master.cf (a recording transport, for example).
+    init(mdadMainCF: String, postfixMainCF extra: String = "", services extraServices: [String] = []) throws {
         guard getuid() == 0 else { throw SkipReason("a private Postfix instance needs root") }
         root = URL(fileURLWithPath: "/tmp/mdad-postfix-\(UUID().uuidString.prefix(8))")
         port = try freeLoopbackPort()
@@ -61,7 +63,7 @@ final class PostfixInstance: @unchecked Sendable {
             """
         try main.write(to: etc.appendingPathComponent("main.cf"), atomically: true, encoding: .utf8)
         let services = ["127.0.0.1:\(port) inet n - n - - smtpd"] + Self.services
-        try (services.joined(separator: "\n") + "\n").write(to: etc.appendingPathComponent("master.cf"), atomically: true, encoding: .utf8)
+        try ((services + extraServices).joined(separator: "\n") + "\n").write(to: etc.appendingPathComponent("master.cf"), atomically: true, encoding: .utf8)
 
         let start = try run("/usr/sbin/postfix", ["-c", etc.path, "start"])
         guard start.status == 0 else {
@@ -108,6 +110,24 @@ final class PostfixInstance: @unchecked Sendable {
             throw SkipReason("swaks failed: \(r.output)")
         }
         return String(r.output[range].split(separator: " ").last!)
+    }
+
+    /// Submits a message with Postfix's own sendmail(1) (postdrop, then pickup and cleanup: a
+    /// local submission); returns sendmail's exit status and output.
+    func sendmail(_ message: [UInt8], sender: String, recipients: [String]) throws -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/sbin/sendmail")
+        p.arguments = ["-C", etc.path, "-i", "-f", sender, "--"] + recipients
+        let input = Pipe(), out = Pipe()
+        p.standardInput = input
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        try input.fileHandleForWriting.write(contentsOf: Data(message))
+        try input.fileHandleForWriting.close()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
     /// Waits for the delivery log line (local(8) or lmtp(8)) of a queue ID and returns it.

@@ -114,6 +114,11 @@ struct AddressWriterTests {
         ("To: (lead) (two) carol, dave (trail)", "To: carol@example.org (lead) (two), dave@example.org (trail)\n"),
         ("Reply-To: Alice (x) <alice>, (y) Bob <bob>", "Reply-To: Alice (x) <alice@example.org>, (y) Bob <bob@example.org>\n"),
         ("Cc: Broken <missing, ok", "Cc: \"Broken <missing\"@example.org, ok@example.org\n"),
+        // Comment placement as Postfix 3.7.11 writes it, seen in the rewrite differential
+        // (EndToEndTests): comments inside the angle brackets stay inside, after the address;
+        // no blank between '>' and a comment after it.
+        ("Cc: <john (in angle) @host>, <(first) x (last)>, y <y> (after)",
+         "Cc: <john@host (in angle)>, <x@example.org (first) (last)>,\n\ty <y@example.org>(after)\n"),
         ("Resent-Cc: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx, yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy, z",
          "Resent-Cc: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx@example.org,\n\tyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy@example.org,\n\tz@example.org\n"),
     ])

@@ -79,7 +79,10 @@ struct AddressLexer {
                 while pos < bytes.count {
                     let d = bytes[pos]
                     if d == UInt8(ascii: "\\"), pos + 1 < bytes.count {
-                        text.append(bytes[pos + 1]); pos += 2; continue
+                        // A quoted line break is folding all the same: it never enters the text.
+                        if bytes[pos + 1] != 10 && bytes[pos + 1] != 13 { text.append(bytes[pos + 1]) }
+                        pos += 2
+                        continue
                     }
                     if d == UInt8(ascii: "(") {
                         depth += 1

@@ -21,6 +21,9 @@ public struct Mailbox: Sendable, Equatable {
     var parsedDisplayName: String?
     /// How many of `comments` (the first ones) are written inside `phraseSource`.
     var commentsInPhrase = 0
+    /// Comments written inside the angle brackets (`<john (work) @host>`), which Postfix
+    /// writes back after the address, still inside them: `<john@host (work)>`.
+    var angleComments: [String] = []
 
     public init(displayName: String? = nil, localPart: String, domain: String?, angleBrackets: Bool = true) {
         self.displayName = displayName
@@ -46,9 +49,23 @@ public struct Mailbox: Sendable, Equatable {
     /// `alice@example.com (Alice Example)` form).
     public var name: String? { displayName ?? comments.first }
 
-    static func isDotAtom(_ s: String) -> Bool {
-        guard !s.isEmpty, !s.hasPrefix("."), !s.hasSuffix("."), !s.contains("..") else { return false }
-        return s.utf8.allSatisfy { AddressLexer.isAtext($0) || $0 == UInt8(ascii: ".") }
+    /// RFC 5322 dot-atom text: atext runs separated by single dots. One pass over the bytes
+    /// (it runs for every address written back).
+    public static func isDotAtom(_ s: String) -> Bool {
+        var previousDot = true   // no dot first
+        var empty = true
+        for c in s.utf8 {
+            empty = false
+            if c == UInt8(ascii: ".") {
+                if previousDot { return false }
+                previousDot = true
+            } else if AddressLexer.isAtext(c) {
+                previousDot = false
+            } else {
+                return false
+            }
+        }
+        return !empty && !previousDot
     }
 
     static func escaped(_ s: String) -> String {
@@ -273,7 +290,7 @@ struct AddressParser {
     /// After '<': `[route:] local@domain >`, or `>` for the null address.
     mutating func parseAngleAddr() -> Mailbox? {
         var route: [String] = []
-        _ = skipComments()
+        let leading = skipComments()
         // obs-route: "@a,@b:" before the address.
         if lexer.peek()?.kind == Self.at {
             while lexer.peek()?.kind == Self.at || lexer.peek()?.kind == Self.comma {
@@ -285,15 +302,23 @@ struct AddressParser {
         }
         var words: [Token] = []
         var domain: String?
+        var inner = leading
         while let t = lexer.peek() {
             if t.kind == Self.gt { _ = lexer.next(); break }
-            if t.kind == Self.at { _ = lexer.next(); domain = parseDomain(); continue }
+            if t.kind == Self.at {
+                _ = lexer.next()
+                domainComments = []
+                domain = parseDomain()
+                inner += domainComments
+                continue
+            }
             if t.kind == Self.comma || t.kind == Self.semicolon { break }   // '>' missing
             let tok = lexer.next()!
-            if tok.kind != .comment, domain == nil { words.append(tok) }
+            if tok.kind == .comment { inner.append(Self.text(tok.text)) } else if domain == nil { words.append(tok) }
         }
         var m = Mailbox(localPart: Self.localPart(words), domain: domain, angleBrackets: true)
         m.route = route
+        m.angleComments = inner
         return m
     }
 

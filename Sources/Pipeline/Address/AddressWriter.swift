@@ -14,10 +14,18 @@
 /// same headers (`append_at_myorigin`) on this machine.
 public enum AddressWriter {
     /// Rewrites the mailboxes of an address field. `transform` returns the mailbox to write
-    /// (the same one to leave it as it is). Returns `field` itself when nothing changed.
-    public static func rewrite(_ field: HeaderField, limit: Int = AddressList.defaultLimit,
+    /// (the same one to leave it as it is). Returns `field` itself when nothing changed, unless
+    /// `rebuild` asks for the field to be written anew all the same (Postfix rebuilds a field
+    /// whose addresses it would quote differently, `"x.y"@example.org` as `x.y@example.org`).
+    public static func rewrite(_ field: HeaderField, limit: Int = AddressList.defaultLimit, rebuild: Bool = false,
                                _ transform: (Mailbox) -> Mailbox) -> HeaderField {
-        var list = AddressList.parse(field, limit: limit)
+        rewrite(field, list: AddressList.parse(field, limit: limit), rebuild: rebuild, transform)
+    }
+
+    /// The same over a list the caller has already parsed from `field` (with its limit).
+    public static func rewrite(_ field: HeaderField, list parsed: AddressList, rebuild: Bool = false,
+                               _ transform: (Mailbox) -> Mailbox) -> HeaderField {
+        var list = parsed
         // A list cut short by the limit is not rewritten: writing it back would drop addresses.
         guard !list.truncated else { return field }
         var changed = false
@@ -32,14 +40,18 @@ public enum AddressWriter {
             case .group(let name, let members): return .group(name: name, members: members.map(apply))
             }
         }
-        guard changed else { return field }
-        return build(name: field.name, list)
+        guard changed || rebuild else { return field }
+        // The rebuilt field ends its lines as the field did, so a CRLF message stays CRLF.
+        return build(name: field.name, list, lineEnding: field.endsWithCRLF ? "\r\n" : "\n")
     }
 
-    /// A new field `name: list`, folded the Postfix way.
-    public static func build(name: String, _ list: AddressList) -> HeaderField {
-        // One element per line first, as tok822_externalize writes a rewritten list.
-        var lines: [String] = []
+    /// A new field `name: list`, folded the Postfix way, its lines ended with `lineEnding`.
+    public static func build(name: String, _ list: AddressList, lineEnding: String = "\n") -> HeaderField {
+        // One element per line first, as tok822_externalize writes a rewritten list. Whatever
+        // the parts hold, the only line breaks written are the folding below.
+        var lines: [String] = [] {
+            didSet { lines[lines.count - 1] = Self.singleLine(lines[lines.count - 1]) }
+        }
         for (k, e) in list.entries.enumerated() {
             let last = k == list.entries.count - 1
             switch e {
@@ -73,9 +85,15 @@ public enum AddressWriter {
             }
         }
         out.append(current)
-        let text = out.joined(separator: "\n\t") + "\n"
+        let text = out.joined(separator: lineEnding + "\t") + lineEnding
         let bytes = Array(text.utf8)
         return HeaderField(name: name, raw: bytes, valueStart: name.utf8.count + 1)
+    }
+
+    /// CR and LF as blanks: a part of a field must not end its line.
+    static func singleLine(_ s: String) -> String {
+        guard s.utf8.contains(where: { $0 == 10 || $0 == 13 }) else { return s }
+        return String(decoding: s.utf8.map { $0 == 10 || $0 == 13 ? 32 : $0 }, as: UTF8.self)
     }
 
     /// One mailbox as Postfix writes it: `phrase <address>`, `address`, comments after.
@@ -88,11 +106,15 @@ public enum AddressWriter {
             s = phrase + " "
         }
         if m.angleBrackets || !s.isEmpty || m.isNull {
-            s += "<" + m.address + ">"
+            s += "<" + m.address + m.angleComments.map { " (" + $0 + ")" }.joined() + ">"
         } else {
             s += m.address
         }
-        for c in m.comments.dropFirst(source == nil ? 0 : m.commentsInPhrase) { s += " (" + c + ")" }
+        // No blank between '>' and a comment right after it: Postfix writes
+        // `carol <carol@example.org>(trailing)`, and `bob@example.org (Bob)` with one.
+        for c in m.comments.dropFirst(source == nil ? 0 : m.commentsInPhrase) {
+            s += (s.hasSuffix(">") ? "(" : " (") + c + ")"
+        }
         return s
     }
 }

@@ -21,7 +21,8 @@ public struct HeaderField: Sendable, Equatable {
     ///
     /// The value must not contain CR or LF: header text comes from envelopes and lookups, and a
     /// newline there would let one value inject another header.
-    public init(name: String, value: String) throws(HeaderError) {
+    /// With `crlf`, the field ends in CR LF, to sit among the fields of a CRLF message.
+    public init(name: String, value: String, crlf: Bool = false) throws(HeaderError) {
         guard !name.isEmpty, name.utf8.allSatisfy({ $0 > 32 && $0 < 127 && $0 != UInt8(ascii: ":") }) else {
             throw HeaderError("bad header name \"\(name)\"; expected printable ASCII without ':'")
         }
@@ -30,9 +31,12 @@ public struct HeaderField: Sendable, Equatable {
         }
         self.name = name
         let prefix = Array(name.utf8) + [UInt8(ascii: ":")]
-        self.raw = prefix + Array((" " + value + "\n").utf8)
+        self.raw = prefix + Array((" " + value + (crlf ? "\r\n" : "\n")).utf8)
         self.valueStart = prefix.count
     }
+
+    /// Whether the field's lines end in CR LF.
+    public var endsWithCRLF: Bool { raw.count >= 2 && raw[raw.count - 2] == 13 && raw[raw.count - 1] == 10 }
 
     /// A new folded field: `value` may contain line breaks, each followed by a tab or space
     /// (a trace field written over several lines). Any other line break or a NUL is refused.

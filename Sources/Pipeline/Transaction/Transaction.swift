@@ -41,6 +41,10 @@ public struct Transaction: Sendable {
     public var traceEvents: [TraceEvent] = []
     /// The stage the chain is running, for the events it records.
     public var currentStage = ""
+    /// The LMTP client in Postfix's `name[address]` form (`local` for a UNIX socket); nil for
+    /// a message given on standard input. The rewrite stage decides from it whether headers
+    /// are rewritten (local_header_rewrite_clients).
+    public var client: String?
 
     public init(queueID: String = QueueID.make(), envelope: Envelope, recipients: [Recipient],
                 message: Message, arrival: Timestamp = .now()) {

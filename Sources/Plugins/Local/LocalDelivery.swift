@@ -181,6 +181,9 @@ public struct LocalDeliveryAgent: Sendable {
         // 6. The chain.
         await chain.run(&tx, context: StageContext(logger: logger, configuration: config))
         let chained = Timestamp.now()
+        if tx.envelope.sender != sender {
+            tx.recipients[0].headerAdditions = TraceHeaders.returnPath(tx.recipients[0].headerAdditions, sender: tx.envelope.sender)
+        }
 
         // 7. Carry out what the chain asked for.
         // One delivery per process: `group` has no one to share flushes with and means `always`.
@@ -195,11 +198,11 @@ public struct LocalDeliveryAgent: Sendable {
         } catch {
             throw DeliveryStatus(.configurationError, "configuration error", reason: "configuration error: \(error)")
         }
-        let mailbox = try Mailbox.forTarget(target, hostName: myhostname, sync: sync, sender: sender,
+        let mailbox = try Mailbox.forTarget(target, hostName: myhostname, sync: sync, sender: tx.envelope.sender,
                                             quota: quota, address: tx.recipients.first?.address ?? "")
         let actionContext: ActionContext
         do {
-            actionContext = try ActionContext(configuration: config, sender: sender, user: target.user)
+            actionContext = try ActionContext(configuration: config, sender: tx.envelope.sender, user: target.user)
         } catch {
             throw DeliveryStatus(.configurationError, "configuration error", reason: "configuration error: \(error)")
         }

@@ -38,4 +38,13 @@ public enum TraceHeaders {
         }
         return Plan(additions: additions, loop: nil)
     }
+
+    /// The additions with their Return-Path written for `sender`: a stage (rewrite) may have
+    /// changed the envelope sender, and local(8) writes the Return-Path of the rewritten one.
+    public static func returnPath(_ additions: [HeaderField], sender: String) -> [HeaderField] {
+        additions.map { f in
+            guard f.hasName("Return-Path"), let new = try? HeaderField(name: "Return-Path", value: "<\(sender)>") else { return f }
+            return new
+        }
+    }
 }

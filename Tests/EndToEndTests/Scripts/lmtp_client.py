@@ -62,6 +62,11 @@ if scenario == "per-recipient":
                          b"Subject: two good one unknown\r\n\r\nhello\r\n")
     out["refused"] = {k: [v[0], v[1].decode()] for k, v in refused.items()}
     c.quit()
+elif scenario == "rewrite":
+    c = lmtp()
+    c.ehlo("client.test")
+    c.sendmail("sender", ["alice@example.com"], b"From: Alice <alice>\r\nTo: bob, carol@example.org\r\nSubject: rewrite\r\n\r\nhi\r\n")
+    c.quit()
 elif scenario == "dot-8bit":
     c = lmtp()
     c.ehlo("client.test")
@@ -143,6 +148,17 @@ elif scenario == "raw-rcpts":
     out["envelope"] = envelope
     # LMTP answers once per accepted recipient (RFC 2033 section 4.2).
     accepted = [r for r in envelope[2:2 + len(rcpts)] if r.startswith("2")]
+    out["replies"] = read_replies(s, len(accepted))
+elif scenario == "raw-message":
+    # Recipients on the first line of standard input, the message (LF lines) after it.
+    rcpts = sys.stdin.readline().split()
+    message = sys.stdin.read().replace("\n", "\r\n").encode()
+    s = connect_raw()
+    read_replies(s, 1)
+    s.sendall(b"LHLO client\r\nMAIL FROM:<s@example.org>\r\n" + b"".join(b"RCPT TO:<%s>\r\n" % r.encode() for r in rcpts) + b"DATA\r\n")
+    out["envelope"] = read_replies(s, 3 + len(rcpts))
+    s.sendall(message + b".\r\n")
+    accepted = [r for r in out["envelope"][2:2 + len(rcpts)] if r.startswith("2")]
     out["replies"] = read_replies(s, len(accepted))
 elif scenario == "many":
     # Opens three connections at once and reports each greeting.
