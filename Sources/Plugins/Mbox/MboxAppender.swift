@@ -35,7 +35,8 @@ public struct MboxAppender: Sendable {
 
     func append(_ message: Message, prepending prepend: [HeaderField], sender: String, date: Timestamp,
                 fault: (@Sendable (Step) throws -> Void)?) throws(DeliveryStatus) {
-        try locked(fault: fault) { fd in
+        let estimate = message.receivedSize + 128 + prepend.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 3 }
+        try locked(adding: estimate, fault: fault) { fd in
             var sink = MboxSink(LineFeedNormalizer(FileSink(fd: fd, path: path)))
             let separator = "From \(sender.isEmpty ? "MAILER-DAEMON" : sender)  \(MboxAppender.ctime(date.seconds))\n"
             try sink.raw(Array(separator.utf8))
@@ -49,7 +50,7 @@ public struct MboxAppender: Sendable {
     /// message's own `From ` line, procmail's quoting and line ends), under the same locks,
     /// fsync and truncation on failure.
     public func append(entry: [UInt8]) throws(DeliveryStatus) {
-        try locked(fault: nil) { fd in
+        try locked(adding: entry.count, fault: nil) { fd in
             var sink = FileSink(fd: fd, path: path)
             try sink.write(entry)
             try sink.flush()
@@ -58,7 +59,8 @@ public struct MboxAppender: Sendable {
 
     /// Opens and locks the file (fcntl, then the dotlock), lets `write` append, fsyncs; on
     /// failure truncates the file back to where it was.
-    private func locked(fault: (@Sendable (Step) throws -> Void)?, _ write: (Int32) throws -> Void) throws(DeliveryStatus) {
+    /// `estimate` is about what will be appended, for `sizeLimit`.
+    private func locked(adding estimate: Int, fault: (@Sendable (Step) throws -> Void)?, _ write: (Int32) throws -> Void) throws(DeliveryStatus) {
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         if fd < 0 { throw DeliveryStatus.mailbox(SystemError("open", path: path), doing: "open mailbox \(path)") }
         defer { close(fd) }
@@ -83,10 +85,7 @@ public struct MboxAppender: Sendable {
         defer { if let dotlock { unlink(dotlock) } }
 
         let original = lseek(fd, 0, SEEK_END)
-        if sizeLimit > 0 {
-            let estimate = message.receivedSize + 128 + prepend.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 3 }
-            if Int(original) + estimate > sizeLimit { throw sizeExceeded }
-        }
+        if sizeLimit > 0 && Int(original) + estimate > sizeLimit { throw sizeExceeded }
         do {
             try write(fd)
             try fault?(.sync)
