@@ -80,10 +80,11 @@ awk '/^part/ {printf "  %-16s %8.1f us  %5.1f %%\n", $2, $3, $4}' "$work/mdad.ou
 
 if command -v perf >/dev/null; then
     echo
-    echo "== perf: top symbols (self time) =="
+    echo "== perf: mdad's functions by time including callees (children, self) =="
     perf record -q -F 999 -g -o "$work/perf.data" -- "$bench" "$work/etc" "$work/msgs" 2 >/dev/null 2>&1 || true
-    perf report -q -i "$work/perf.data" --no-children --stdio --percent-limit 2 -g none 2>/dev/null \
-        | sed 's/^ */  /' | cut -c1-130 | head -25 || true
+    perf report -q -i "$work/perf.data" --children --stdio --percent-limit 3 -g none --sort symbol 2>/dev/null \
+        | grep -E 'Plugins|Pipeline' | swift demangle --simplified 2>/dev/null \
+        | sed -E 's/^ +/  /; s/\[\.\] //' | cut -c1-140 | head -25 || true
 fi
 
 echo

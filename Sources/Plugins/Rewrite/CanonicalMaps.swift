@@ -103,7 +103,9 @@ public struct CanonicalMaps: Sendable {
             log("\(table): result for \(key) contains a line break or NUL; address left unchanged")
             return nil
         }
-        let parts = Configuration.splitList(answer)
+        // Most answers are one address; only a list needs splitting.
+        let parts = answer.utf8.contains(where: { $0 == 44 || $0 == 32 || $0 == 9 })
+            ? Configuration.splitList(answer) : [answer]
         guard let first = parts.first else { return nil }
         if parts.count > 1 { log("\(table): multi-valued canonical entry for \(key); using the first") }
         var text = first
