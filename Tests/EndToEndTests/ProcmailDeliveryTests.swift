@@ -99,4 +99,28 @@ struct ProcmailDeliveryTests {
             #expect((attrs[.ownerAccountID] as? NSNumber)?.uint32Value == user.uid, "written as the user")
         }
     }
+
+    @Test func dashDRunsTheUsersProcmailrcAsTheUser() throws {
+        let box = try Sandbox()
+        let home = box.root.appendingPathComponent("pm-d-home").path
+        let user = try TestUser(home: home)
+        try "MAILDIR=$HOME/Mail\nDEFAULT=$MAILDIR/inbox/\n:0\n* ^Subject:.*report\nreports/\n"
+            .write(toFile: home + "/.procmailrc", atomically: true, encoding: .utf8)
+        chown(home + "/.procmailrc", user.uid, user.gid)
+        for subject in ["weekly report", "hello"] {
+            let r = try MDAD.run(["procmail", "-f", "s@example.org", "-d", user.name],
+                                 input: Data("From: a@example.org\nSubject: \(subject)\n\nbody\n".utf8))
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let fm = FileManager.default
+        let reports = (try? fm.contentsOfDirectory(atPath: home + "/Mail/reports/new")) ?? []
+        let inbox = (try? fm.contentsOfDirectory(atPath: home + "/Mail/inbox/new")) ?? []
+        #expect(reports.count == 1 && inbox.count == 1)
+        if let f = reports.first {
+            let attrs = try fm.attributesOfItem(atPath: home + "/Mail/reports/new/" + f)
+            #expect((attrs[.ownerAccountID] as? NSNumber)?.uint32Value == user.uid, "written as the user")
+        }
+        let unknown = try MDAD.run(["procmail", "-d", "no-such-user-mdad"], input: Data("Subject: x\n\nb\n".utf8))
+        #expect(unknown.status == 67)
+    }
 }
