@@ -101,6 +101,8 @@ public final class ProcmailInterpreter {
     /// Whether commands may run (the rules stage, running as root for another user, may not:
     /// backquotes, filters and `?` conditions then fail).
     public var commandsAllowed = true
+    /// Whether LOGFILE and lockfiles are written (`mdad rules test` shows a run without writing any).
+    public var writesFiles = true
 
     func variable(_ name: String) -> String? { vars[name] }
 
@@ -207,7 +209,7 @@ public final class ProcmailInterpreter {
         case "LOGFILE":
             if logFD >= 0 { close(logFD); logFD = -1 }
             logPath = nil
-            if !v.isEmpty {
+            if !v.isEmpty && writesFiles {
                 let p = resolve(v)
                 logFD = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
                 logPath = p
@@ -405,6 +407,7 @@ public final class ProcmailInterpreter {
     /// LOCKTIMEOUT seconds is taken over.
     @discardableResult
     func lock(_ path: String) -> Bool {
+        guard writesFiles else { return false }
         let timeout = Int(vars["LOCKTIMEOUT"] ?? "") ?? 1024
         for _ in 0..<(600 * 10) {
             let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)
