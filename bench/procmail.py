@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Side-by-side benchmark: `mdad procmail` against procmail itself on a 30-recipe procmailrc.
+"""Side-by-side benchmark: `mdad procmail` and mdad's rules stage against procmail itself on a
+30-recipe procmailrc.
 
 Both run the way Postfix runs a mailbox_command: one process per message, the message on
 standard input (`-m RCFILE`, so the same rc decides for both), delivering into Maildir
@@ -8,12 +9,16 @@ folders and mbox files under a throwaway MAILDIR. The messages are the test corp
 so machine noise hits both alike. Every run must exit 0; afterwards both MAILDIRs must hold
 the same number of messages, or the script fails instead of reporting.
 
+Run as root, a third contender is mdad's rules stage: `mdad-deliver -d USER` with
+`pipeline = rules` and `rules_engines = procmail`, the same rc as a temporary user's
+~/.procmailrc (mdad deliver becomes the user, as with Postfix's mailbox_command).
+
 Usage: bench/procmail.py [--runs N] [--mdad PATH]
 PATH is mdad-procmail (default; `mdad procmail` in a program that links only the delivery
 libraries) or mdad itself (then run as `mdad procmail`). Prints deliveries per second for each
 and the ratio mdad/procmail.
 """
-import argparse, glob, os, shutil, subprocess, sys, tempfile, time
+import argparse, glob, os, pwd, random, shutil, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -135,6 +140,8 @@ def main():
     corpus = sorted(glob.glob(os.path.join(ROOT, "Tests", "EndToEndTests", "Corpus", "*.eml")))
     messages = [open(p, "rb").read() for p in corpus]
     work = tempfile.mkdtemp(prefix="mdad-bench-procmail-")
+    os.chmod(work, 0o755)
+    user = None
     try:
         mdad = [args.mdad] if args.mdad.endswith("mdad-procmail") else [args.mdad, "procmail"]
         contenders = {"mdad procmail": mdad, "procmail": ["/usr/bin/procmail"]}
@@ -145,13 +152,31 @@ def main():
             rc = os.path.join(work, name.replace(" ", "-") + ".rc")
             open(rc, "w").write(RC.replace("@DIR@", d))
             rcs[name] = (d, rc)
+            contenders[name] = contenders[name] + ["-m", rc]
+        deliver = os.path.join(os.path.dirname(args.mdad), "mdad-deliver")
+        if os.getuid() == 0 and os.access(deliver, os.X_OK):
+            user = f"mdadp{random.randint(10000, 99999)}"
+            home = os.path.join(work, "stage-home")
+            subprocess.run(["useradd", "--no-create-home", "--home-dir", home, "--shell", "/usr/sbin/nologin",
+                            "--user-group", user], check=True)
+            pw = pwd.getpwnam(user)
+            os.makedirs(home)
+            open(os.path.join(home, ".procmailrc"), "w").write(RC.replace("@DIR@", os.path.join(home, "Mail")))
+            for p in (home, os.path.join(home, ".procmailrc")):
+                os.chown(p, pw.pw_uid, pw.pw_gid)
+            conf = os.path.join(work, "etc")
+            os.makedirs(conf)
+            open(os.path.join(conf, "main.cf"), "w").write(
+                "myhostname = bench.example\npipeline = rules\nrules_engines = procmail\n")
+            contenders["mdad rules stage"] = [deliver, "-c", conf, "-d", user, "-f", "bench@example.org"]
+            rcs["mdad rules stage"] = (home, None)
+            times["mdad rules stage"] = 0.0
         env = {"PATH": "/usr/bin:/bin", "LANG": "C", "HOME": work}
         for i in range(args.runs):
             msg = messages[i % len(messages)]
             for name, argv in contenders.items():
-                d, rc = rcs[name]
                 t0 = time.perf_counter()
-                r = subprocess.run(argv + ["-m", rc], input=msg, env=env, cwd=work,
+                r = subprocess.run(argv, input=msg, env=env, cwd=work,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                 times[name] += time.perf_counter() - t0
                 if r.returncode != 0:
@@ -163,9 +188,11 @@ def main():
               f"one process per message ({args.mdad})")
         rate = {name: args.runs / t for name, t in times.items()}
         for name in contenders:
-            print(f"  {name:14s} {rate[name]:8.1f} deliveries/s  ({1000 * times[name] / args.runs:.2f} ms each)")
-        print(f"  ratio mdad/procmail: {rate['mdad procmail'] / rate['procmail']:.2f}")
+            print(f"  {name:17s} {rate[name]:8.1f} deliveries/s  ({1000 * times[name] / args.runs:.2f} ms each)"
+                  f"  ratio to procmail {rate[name] / rate['procmail']:.2f}")
     finally:
+        if user:
+            subprocess.run(["userdel", user])
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -25,7 +25,7 @@ struct ProcmailConvertTests {
         for (rcName, rcText, args) in ProcmailCorpus.rcs where args.isEmpty {
             let rcPath = work + "/\(rcName).rc"
             try rcText.replacingOccurrences(of: "@SB@", with: sb).write(toFile: rcPath, atomically: true, encoding: .utf8)
-            let conversion = try Self.capture([MDAD.binary, "rules", "convert", rcPath])
+            let conversion = try MDAD.run(["rules", "convert", rcPath], input: Data())
             #expect(conversion.status == 0)
             guard conversion.stderr.isEmpty else { continue }   // some recipe was left out
             converted += 1
@@ -40,8 +40,9 @@ struct ProcmailConvertTests {
                 let msgPath = work + "/\(msgName).eml"
                 try message.write(toFile: msgPath, atomically: true, encoding: .utf8)
                 chmod(msgPath, 0o644)
-                let r = try Self.capture(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
-                                          Self.sieveTest, script, msgPath], home: work)
+                let r = try MDAD.run([script, msgPath], input: Data(), environment: ["HOME": work],
+                                     prefix: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"],
+                                     program: Self.sieveTest)
                 let sieve = Self.sieveOutcome(r.stdout)
                 let procmail = Self.procmailOutcome(theirs, sandbox: sb)
                 if sieve == procmail { same += 1 } else {
@@ -83,20 +84,5 @@ struct ProcmailConvertTests {
             }
         }
         return out
-    }
-
-    static func capture(_ argv: [String], home: String = "/tmp") throws -> (status: Int32, stdout: String, stderr: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: argv[0])
-        p.arguments = Array(argv.dropFirst())
-        p.environment = ["PATH": "/usr/bin:/bin", "LANG": "C", "HOME": home]
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
     }
 }

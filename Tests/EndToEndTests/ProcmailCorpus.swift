@@ -389,6 +389,54 @@ enum ProcmailCorpus {
             * $ ^From:.*$DOM
             loose
             """, []),
+        ("lastfolder", """
+            MAILDIR=@SB@/mail
+            DEFAULT=$MAILDIR/inbox
+            :0 c
+            firstbox
+            :0
+            * ^Subject:.*(lunch|report)
+            $LASTFOLDER-copy
+            """, []),
+        ("pseudo-variables", """
+            MAILDIR=@SB@/mail
+            DEFAULT=$MAILDIR/inbox
+            :0
+            * H ?? ^Subject:.*lunch
+            h-lunch
+            :0
+            * B ?? money
+            b-money
+            :0
+            * HB ?? (report|undelivered)
+            hb
+            """, []),
+        ("continued-condition", """
+            MAILDIR=@SB@/mail
+            DEFAULT=$MAILDIR/inbox
+            :0
+            * ^Subject:.*\
+              (lunch|report)
+            continued
+            """, []),
+        ("score-variable", """
+            MAILDIR=@SB@/mail
+            DEFAULT=$MAILDIR/inbox
+            :0
+            * 1^1 ^(From|To|Cc|Subject):
+            * -1^0 ^Precedence:
+            { S=$= }
+            :0
+            score-$S
+            """, []),
+        ("shift-args", """
+            MAILDIR=@SB@/mail
+            DEFAULT=$MAILDIR/inbox
+            FIRST=$1
+            SHIFT=1
+            :0
+            $FIRST-$1-$#
+            """, ["one", "two", "three"]),
     ]
 
     /// The file INCLUDERC and SWITCHRC name.

@@ -6,6 +6,10 @@ import Testing
 /// deliver` with `pipeline = rules`.
 @Suite(.serialized)
 struct ProcmailDeliveryTests {
+    /// Commands that do not read their input (a backquoted `echo`) close the pipe early: as
+    /// in mdad's own processes (prepareProcess), that must be EPIPE, not a killed test process.
+    init() { signal(SIGPIPE, SIG_IGN) }
+
     /// A message of about 2 MB whose every body line names it, so a torn write shows.
     static func bigMessage(_ tag: String) -> Data {
         var s = "From: \(tag)@example.org\nSubject: \(tag)\n\n"
@@ -98,5 +102,29 @@ struct ProcmailDeliveryTests {
             let attrs = try fm.attributesOfItem(atPath: home + "/Mail/dev/new/" + f)
             #expect((attrs[.ownerAccountID] as? NSNumber)?.uint32Value == user.uid, "written as the user")
         }
+    }
+
+    @Test func dashDRunsTheUsersProcmailrcAsTheUser() throws {
+        let box = try Sandbox()
+        let home = box.root.appendingPathComponent("pm-d-home").path
+        let user = try TestUser(home: home)
+        try "MAILDIR=$HOME/Mail\nDEFAULT=$MAILDIR/inbox/\n:0\n* ^Subject:.*report\nreports/\n"
+            .write(toFile: home + "/.procmailrc", atomically: true, encoding: .utf8)
+        chown(home + "/.procmailrc", user.uid, user.gid)
+        for subject in ["weekly report", "hello"] {
+            let r = try MDAD.run(["procmail", "-f", "s@example.org", "-d", user.name],
+                                 input: Data("From: a@example.org\nSubject: \(subject)\n\nbody\n".utf8))
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let fm = FileManager.default
+        let reports = (try? fm.contentsOfDirectory(atPath: home + "/Mail/reports/new")) ?? []
+        let inbox = (try? fm.contentsOfDirectory(atPath: home + "/Mail/inbox/new")) ?? []
+        #expect(reports.count == 1 && inbox.count == 1)
+        if let f = reports.first {
+            let attrs = try fm.attributesOfItem(atPath: home + "/Mail/reports/new/" + f)
+            #expect((attrs[.ownerAccountID] as? NSNumber)?.uint32Value == user.uid, "written as the user")
+        }
+        let unknown = try MDAD.run(["procmail", "-d", "no-such-user-mdad"], input: Data("Subject: x\n\nb\n".utf8))
+        #expect(unknown.status == 67)
     }
 }

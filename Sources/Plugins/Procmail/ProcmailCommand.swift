@@ -205,6 +205,11 @@ public enum ProcmailCommand {
         let delivery = ProcmailImmediateDelivery(hostName: Posix.hostName())
         for (n, name) in rcNames.enumerated() {
             let path = name.hasPrefix("/") ? name : (o.mailFilter ? cwd : user.home) + "/" + name
+            if !o.mailFilter, let why = suspicious(path, user: user) {
+                // procmail will not run an rc that someone else could have written.
+                try? Posix.writeAll(2, Array("mdad procmail: Suspicious rcfile \"\(path)\" (\(why))\n".utf8))
+                continue
+            }
             do {
                 rcs.append(try load(path))
             } catch let e as ProcmailParseError {
@@ -229,6 +234,23 @@ public enum ProcmailCommand {
         for e in delivery.errors { try? Posix.writeAll(2, Array("procmail: \(e)\n".utf8)) }
         if outcome.exitCode == SysExit.cantCreate.rawValue && o.failSoftly { return SysExit.tempFail.rawValue }
         return outcome.exitCode
+    }
+
+    /// Why an rc file is not to be trusted, as procmail judges it: owned by neither the user nor
+    /// root, writable by others (its group may write it when that is the user's own group), or
+    /// in a directory anyone may write without the sticky bit. nil when it is fine or missing.
+    static func suspicious(_ path: String, user: LocalUser) -> String? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        if st.st_uid != user.uid && st.st_uid != 0 { return "owned by uid \(st.st_uid)" }
+        if st.st_mode & S_IWOTH != 0 { return "writable by anyone" }
+        if st.st_mode & S_IWGRP != 0 && st.st_gid != user.gid { return "writable by group \(st.st_gid)" }
+        let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        var d = stat()
+        if stat(dir.isEmpty ? "/" : dir, &d) == 0, d.st_mode & S_IWOTH != 0, d.st_mode & S_ISVTX == 0 {
+            return "its directory is writable by anyone"
+        }
+        return nil
     }
 
     /// Reads and compiles an rc file.

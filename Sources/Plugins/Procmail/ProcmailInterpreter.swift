@@ -101,6 +101,8 @@ public final class ProcmailInterpreter {
     /// Whether commands may run (the rules stage, running as root for another user, may not:
     /// backquotes, filters and `?` conditions then fail).
     public var commandsAllowed = true
+    /// Whether LOGFILE and lockfiles are written (`mdad rules test` shows a run without writing any).
+    public var writesFiles = true
 
     func variable(_ name: String) -> String? { vars[name] }
 
@@ -207,7 +209,7 @@ public final class ProcmailInterpreter {
         case "LOGFILE":
             if logFD >= 0 { close(logFD); logFD = -1 }
             logPath = nil
-            if !v.isEmpty {
+            if !v.isEmpty && writesFiles {
                 let p = resolve(v)
                 logFD = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
                 logPath = p
@@ -338,83 +340,7 @@ public final class ProcmailInterpreter {
         return .next
     }
 
-    /// Evaluates the conditions: every plain one must hold; weighted ones add up a score that
-    /// must end above zero. Returns whether the recipe matched and why, condition by condition.
-    func evaluate(_ r: ProcmailRecipe) -> (Bool, [String]) {
-        var why: [String] = []
-        var score = 0.0
-        var weighted = false
-        for c in r.conditions {
-            var hit: Bool
-            var count = 0
-            switch c.kind {
-            case .regex(let compiled, let text), .variable(_, let compiled, let text):
-                var re = compiled
-                if re == nil {
-                    let expanded = expand(text, .condition).joined()
-                    re = try? ProcmailRegex(expanded, caseSensitive: r.flags.caseSensitive)
-                }
-                guard let re else { why.append("line \(c.line): bad regular expression"); return (false, why) }
-                var subject: [UInt8]
-                if case .variable(let name, _, _) = c.kind {
-                    // `H ??`, `B ??` and `HB ??` name the header and the body, not variables.
-                    switch name {
-                    case "H": subject = mail.searchableHeader
-                    case "B": subject = Array(mail.body)
-                    case "HB", "BH": subject = mail.searchableHeader + mail.body
-                    default: subject = Array((vars[name] ?? "").utf8)
-                    }
-                } else {
-                    subject = []
-                    if r.flags.searchesHeader { subject += mail.searchableHeader }
-                    if r.flags.searchesBody { subject += mail.body }
-                }
-                if let w = c.weight, !c.negate {
-                    count = (try? re.count(in: subject, limit: 10_000)) ?? 0
-                    hit = count > 0
-                    _ = w
-                } else {
-                    let res: (matched: Bool, match: [UInt8]?) = (try? re.search(subject)) ?? (false, nil)
-                    hit = res.matched
-                    if hit, let m = res.match, !c.negate { vars["MATCH"] = String(decoding: m, as: UTF8.self) }
-                }
-            case .program(let command):
-                // A program condition gets the part H and B name (both when neither is given).
-                let h = r.flags.header || !r.flags.body, b = r.flags.body || !r.flags.header
-                let res = runner().run(command, input: mail.commandInput(header: h, body: b))
-                hit = res?.exitCode == 0
-                count = hit ? 1 : 0
-            case .size(let less, let bytes):
-                hit = less ? mail.size < bytes : mail.size > bytes
-                count = hit ? 1 : 0
-            }
-            if c.negate { hit.toggle(); count = hit ? 1 : 0 }
-            if let (w, x) = c.weight {
-                weighted = true
-                if case .program = c.kind {
-                    score += hit ? w : x
-                } else if count > 0 {
-                    var term = w
-                    for _ in 0..<count {
-                        score += term
-                        term *= x
-                        if abs(score) > 2147483647 { break }
-                    }
-                }
-                why.append("line \(c.line): \(c.text) → \(count) match\(count == 1 ? "" : "es"), score \(formatScore(score))")
-                if score >= 2147483647 { break }
-                if score <= -2147483647 { lastScore = Int(score); return (false, why) }
-            } else {
-                why.append("line \(c.line): \(c.text) \(hit ? "holds" : "fails")")
-                if !hit { return (false, why) }
-            }
-        }
-        if weighted {
-            lastScore = Int(score.rounded(.towardZero))
-            return (score > 0, why)
-        }
-        return (true, why)
-    }
+    // MARK: actions
 
     static func describe(_ a: ProcmailAction, _ f: ProcmailFlags) -> String {
         let copy = f.copy ? " (copy: processing goes on)" : ""
@@ -426,10 +352,6 @@ public final class ProcmailInterpreter {
         case .block(let items): return "block of \(items.count) statement\(items.count == 1 ? "" : "s")" + copy
         }
     }
-
-    func formatScore(_ s: Double) -> String { s == s.rounded() ? String(Int(s)) : String(s) }
-
-    // MARK: actions
 
     func filter(_ command: String, flags f: ProcmailFlags) -> Bool {
         let h = f.feedsHeader, b = f.feedsBody
@@ -485,6 +407,7 @@ public final class ProcmailInterpreter {
     /// LOCKTIMEOUT seconds is taken over.
     @discardableResult
     func lock(_ path: String) -> Bool {
+        guard writesFiles else { return false }
         let timeout = Int(vars["LOCKTIMEOUT"] ?? "") ?? 1024
         for _ in 0..<(600 * 10) {
             let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)

@@ -6,7 +6,8 @@ import Pipeline
 /// `mdad rules test --procmailrc FILE [-f SENDER] [NAME=value …] MESSAGE`: runs an rc on a
 /// message without delivering anything and shows, recipe by recipe (file and line), whether it
 /// matched and why (each condition with its result, scores for weighted ones), then what
-/// would be done. Backquotes, filters and `?` conditions do run, as they would for real.
+/// would be done. Backquotes, filters and `?` conditions do run, as they would for real; no
+/// folder, lockfile or LOGFILE is written.
 public enum ProcmailTestCommand {
     public static let usage = """
         usage: mdad rules test --procmailrc FILE [-f SENDER] [NAME=value ...] MESSAGE|-
@@ -64,6 +65,7 @@ public enum ProcmailTestCommand {
         let delivery = ProcmailRecordingDelivery(defaultMailbox: nil)
         let interpreter = ProcmailInterpreter(mail: mail, variables: vars, arguments: [], delivery: delivery,
                                               logToStandardError: false, loader: ProcmailCommand.load)
+        interpreter.writesFiles = false
         let outcome = interpreter.run([rc])
         var out = ""
         for t in outcome.trace { out += "\(t.file), line \(t.line): \(t.text)\n" }
