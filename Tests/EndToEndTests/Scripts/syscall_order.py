@@ -67,8 +67,10 @@ if mode == "maildir":
         # This file's writes and flushes: same fd and pid, until that fd is closed or reused.
         reuse = [x for x in events if x[0] > e[1] and x[2] == e[2] and x[3] == "openat" and x[5] == str(fd)]
         limit = reuse[0][0] if reuse else float("inf")
-        writes = [x for x in events if x[0] > e[1] and x[0] < limit and x[3] == "write" and fd_of(x[4]) == fd]
-        flushes = [x for x in events if x[0] > e[1] and x[0] < limit and x[3] in ("fsync", "fdatasync") and fd_of(x[4]) == fd]
+        # The same thread: another thread's fd 18 is another file (a group commit's syncfs, which
+        # flushes everything, counts from any thread).
+        writes = [x for x in events if x[0] > e[1] and x[0] < limit and x[2] == e[2] and x[3] == "write" and fd_of(x[4]) == fd]
+        flushes = [x for x in events if x[0] > e[1] and x[0] < limit and x[2] == e[2] and x[3] in ("fsync", "fdatasync") and fd_of(x[4]) == fd]
         links = [x for x in events if x[3] in ("link", "linkat", "rename", "renameat", "renameat2") and path in x[4] and ok(x)]
         if not links:
             continue   # a delivery that failed or was refused: nothing to acknowledge
@@ -98,7 +100,7 @@ elif mode == "mbox":
         if not writes:
             continue
         checked += 1
-        flushes = [x for x in events if x[0] > o[1] and x[3] in ("fsync", "fdatasync") and fd_of(x[4]) == fd]
+        flushes = [x for x in events if x[0] > o[1] and x[2] == o[2] and x[3] in ("fsync", "fdatasync") and fd_of(x[4]) == fd]
         durable = durable_after(max(w[1] for w in writes), flushes)
         ack = [a for a in acks if a[0] > writes[-1][1]]
         if durable is None:
