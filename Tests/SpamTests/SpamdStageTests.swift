@@ -72,7 +72,7 @@ struct SpamdStageTests {
     }
 
     @Test func scoresWithARealSpamd() async throws {
-        try #require(SpamdHarness.installed, "spamd is not installed (scripts/deps BENCH_PACKAGES)")
+        try #require(SpamdHarness.installed, "spamd is not installed (scripts/deps TEST_PACKAGES)")
         let spamd = try SpamdHarness(rules: stageRules)
         defer { spamd.stop() }
         let stage = SpamdStage(address: "127.0.0.1:\(spamd.port)", timeout: 30, folder: "Junk")
