@@ -23,6 +23,8 @@ extension StageRegistry {
                           parameters: SpamStage.parameters) { try SpamStage(configuration: $0) }
         registry.register("rewrite", doc: "Rewrite addresses and check headers and body as Postfix's cleanup(8) does.",
                           parameters: RewriteStage.parameters) { try RewriteStage(configuration: $0) }
+        registry.register("spamd", doc: "Ask a running spamd (SPAMC/1.5); its X-Spam-* headers, Junk folder, reject above spamd_reject_score.",
+                          parameters: SpamdStage.parameters) { try SpamdStage(configuration: $0) }
         return registry
     }
 }

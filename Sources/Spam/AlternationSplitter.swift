@@ -7,10 +7,11 @@
 /// Only an alternation group that is not quantified is split, and only when the pattern has no
 /// back references (group numbers stay, but a reference into another chunk would not).
 enum AlternationSplitter {
-    /// Source bytes per chunk; compiled code is a few times larger.
+    /// Source bytes per chunk to try first; compiled code is a few times larger, so a chunk
+    /// that is still too large is split again with half the size.
     static let chunkSize = 6_000
 
-    static func split(_ pattern: String) -> [String]? {
+    static func split(_ pattern: String, chunkSize: Int = chunkSize) -> [String]? {
         let p = Array(pattern.utf8)
         guard !hasBackReference(p) else { return nil }
         // Find every group's span and its top-level '|' positions.
@@ -51,7 +52,7 @@ enum AlternationSplitter {
         }
         guard stack.isEmpty else { return nil }
         if !topBars.isEmpty {
-            return chunks(p, alternativesFrom: -1, to: p.count, bars: topBars, prefix: [], suffix: [])
+            return chunks(p, alternativesFrom: -1, to: p.count, bars: topBars, prefix: [], suffix: [], size: chunkSize)
         }
         guard let g = best else { return nil }
         // The group's opening: "(", "(?:", "(?i:" …, up to the first alternative.
@@ -62,10 +63,10 @@ enum AlternationSplitter {
         }
         let prefix = Array(p[0..<start])
         let suffix = Array(p[g.close...])
-        return chunks(p, alternativesFrom: start - 1, to: g.close, bars: g.bars, prefix: prefix, suffix: suffix)
+        return chunks(p, alternativesFrom: start - 1, to: g.close, bars: g.bars, prefix: prefix, suffix: suffix, size: chunkSize)
     }
 
-    static func chunks(_ p: [UInt8], alternativesFrom before: Int, to end: Int, bars: [Int], prefix: [UInt8], suffix: [UInt8]) -> [String]? {
+    static func chunks(_ p: [UInt8], alternativesFrom before: Int, to end: Int, bars: [Int], prefix: [UInt8], suffix: [UInt8], size chunkSize: Int) -> [String]? {
         var alternatives: [ArraySlice<UInt8>] = []
         var from = before + 1
         for b in bars {

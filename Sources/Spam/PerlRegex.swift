@@ -75,7 +75,8 @@ struct PerlRegex {
         switch compile(limits: limits) {
         case .success(let r): return .success([r])
         case .failure(let e):
-            guard e.reason.contains("too large"), depth < 4, let parts = AlternationSplitter.split(pattern) else { return .failure(e) }
+            guard e.reason.contains("too large"), depth < 6,
+                  let parts = AlternationSplitter.split(pattern, chunkSize: AlternationSplitter.chunkSize >> depth) else { return .failure(e) }
             var out: [PCRERegex] = []
             for part in parts {
                 switch PerlRegex(pattern: part, flags: flags).compileAll(limits: limits, depth: depth + 1) {

@@ -102,10 +102,16 @@ public struct SpamStage: Stage {
         }
         header.fields.insert(contentsOf: added, at: 0)
         transaction.message.header = header
+        Self.applyActions(isSpam: result.isSpam, score: result.score, folder: folder, rejectScore: rejectScore, to: &transaction)
+    }
+
+    /// Per recipient: reject at or above `rejectScore` with 550 5.7.1, else file spam into
+    /// `folder`. Shared with the spamd stage.
+    static func applyActions(isSpam: Bool, score: Double, folder: String?, rejectScore: Double?, to transaction: inout Transaction) {
         for i in transaction.pendingIndices {
-            if let reject = rejectScore, result.score >= reject {
-                transaction.recipients[i].reject(DeliveryStatus(.policyRejection, "Message rejected as spam (score \(RuleSet.format1(result.score)))"))
-            } else if result.isSpam, let folder {
+            if let reject = rejectScore, score >= reject {
+                transaction.recipients[i].reject(DeliveryStatus(.policyRejection, "Message rejected as spam (score \(RuleSet.format1(score)))"))
+            } else if isSpam, let folder {
                 transaction.recipients[i].fileInto(folder)
             }
         }
