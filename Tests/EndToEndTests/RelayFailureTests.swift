@@ -245,7 +245,11 @@ struct RelayUserSubmissionTests {
         let s = try ScriptedSMTPServer(directory: dir)
         defer { s.stop() }
         let c = try NullClient(relayhost: "[127.0.0.1]:\(s.port)")
-        let user = try TestUser(home: c.root.appendingPathComponent("home").path)
+        // The home exists before the user, so that TestUser.removeStale in a test running at the
+        // same time never takes the user for a leftover.
+        let home = c.root.appendingPathComponent("home").path
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        let user = try TestUser(home: home)
         // Before the queue manager runs: the file waits in maildrop, which the user cannot list.
         let r = try c.sendmail(["bob@example.net"], "Subject: from a user\n\nhi\n", prefix: user.prefix)
         #expect(r.status == 0, "\(r.stderr)")
