@@ -98,6 +98,30 @@ struct RelayFailureTests {
         #expect(good.commands.contains("TLS EHLO client.example.test"))
     }
 
+    @Test func implicitTLSWithSASLInWrapperMode() throws {
+        let ca = try TestCA()
+        let cert = try ca.issue("localhost")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mdad-\(UUID().uuidString.prefix(6))")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let s = try ScriptedSMTPServer(directory: dir, arguments: ["--cert", cert.cert, "--key", cert.key, "--implicit-tls",
+                                                                    "--auth", "smtpuser:pa55word"])
+        let c = try NullClient(relayhost: "[localhost]:\(s.port)", extra: """
+            smtp_tls_wrappermode = yes
+            smtp_tls_security_level = secure
+            smtp_tls_CAfile = \(ca.caFile)
+            smtp_sasl_auth_enable = yes
+            smtp_sasl_password_maps = inline:{ [localhost]:\(s.port)=smtpuser:pa55word }
+            """)
+        try c.start()
+        defer { c.stop(); s.stop() }
+        #expect(try c.sendmail(["-f", "alice@example.test", "bob@example.net"], Self.message("smtps")).status == 0)
+        #expect(waitUntil(15) { s.received.count == 1 }, "\(c.log)")
+        #expect(s.received.first?.tls == true)
+        // TLS from the start: no STARTTLS, EHLO once, then AUTH.
+        #expect(!s.commands.contains("STARTTLS"))
+        #expect(s.commands.hasPrefix("TLS EHLO client.example.test\nTLS AUTH PLAIN ***\n"), "\(s.commands)")
+    }
+
     @Test func relayDownThenBackDeliversEachMessageOnce() throws {
         let port = try freeLoopbackPort()
         let c = try NullClient(relayhost: "[127.0.0.1]:\(port)")
