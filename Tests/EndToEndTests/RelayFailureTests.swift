@@ -190,6 +190,28 @@ struct RelayFailureTests {
         #expect(c.log.contains("status=expired, returned to sender"))
     }
 
+    @Test func delayWarningIsSentOnceWhileTheMessageIsRetried() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mdad-\(UUID().uuidString.prefix(6))")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let s = try ScriptedSMTPServer(directory: dir, arguments: ["--rcpt", "slow@example.net=450 4.2.1 <slow@example.net>: later"])
+        let c = try NullClient(relayhost: "[127.0.0.1]:\(s.port)", extra: "delay_warning_time = 2s")
+        try c.start()
+        defer { c.stop(); s.stop() }
+        #expect(try c.sendmail(["-f", "alice@example.test", "slow@example.net"], Self.message("slow")).status == 0)
+        #expect(waitUntil(20) { s.received.count == 1 }, "\(c.log)")
+        // More retries, and still one notice.
+        usleep(4_000_000)
+        #expect(c.log.components(separatedBy: "to=<slow@example.net>").count >= 4, "\(c.log)")
+        #expect(s.received.count == 1)
+        let n = try #require(s.received.first)
+        #expect(n.from == "" && n.to == ["alice@example.test"])
+        for line in ["Subject: Delayed Mail (still being retried)", "Action: delayed", "Status: 4.2.1",
+                     "Final-Recipient: rfc822; slow@example.net", "Subject: slow"] {
+            #expect(n.data.contains(line), "notice lacks \(line)")
+        }
+        #expect(c.queued == 1, "the message itself stays queued")
+    }
+
     @Test func killNineWithAFullQueueThenRestartDeliversEverything() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mdad-\(UUID().uuidString.prefix(6))")
         defer { try? FileManager.default.removeItem(at: dir) }

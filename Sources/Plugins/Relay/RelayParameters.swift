@@ -38,6 +38,8 @@ public enum RelayParameters {
         .init("maximal_backoff_time", .time, default: "4000s", "The longest wait before a deferred message is tried again."),
         .init("maximal_queue_lifetime", .time, default: "5d", "How long a message may stay deferred before it is bounced."),
         .init("bounce_queue_lifetime", .time, default: "5d", "The same for bounces (mail from <>), which are then dropped."),
+        .init("delay_warning_time", .time, default: "0h",
+              "Send the sender one notice (a DSN with Action: delayed) when a message has been deferred this long; 0 means never."),
         .init("queue_scan_interval", .time, default: "1s", "How often incoming and maildrop are looked at for mail from other processes."),
     ]
 }
