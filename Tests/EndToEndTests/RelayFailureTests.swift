@@ -232,7 +232,7 @@ struct RelayFailureTests {
         let before = s.received.count
         #expect(c.queued > 0, "all \(n) went out before the kill; the test proves nothing")
         try c.start()
-        #expect(waitUntil(60) { c.queued == 0 }, "\(c.log)")
+        #expect(waitUntil(60) { c.queued == 0 }, "left: \(["incoming", "active", "deferred", "hold", "corrupt"].map { "\($0): \(c.files($0))" }) \(c.log)")
         usleep(1_500_000)
         let subjects = s.received.compactMap { $0.data.split(separator: "\r\n").first { $0.hasPrefix("Subject: ") } }.map(String.init)
         let distinct = Set(subjects)
