@@ -111,7 +111,8 @@ public final class SMTPConnection: Sendable {
             return .failure(OpenFailure(outcome: SMTPOutcome(status: .init(4, 4, 1), detail: "connect to \(e.host)[\(e.address ?? e.host)]:\(e.port): \(Self.describe(error))"),
                                         relay: "none", peer: e.host))
         }
-        let ip = channel.remoteAddress?.ipAddress ?? "?"
+        // Read at channelActive: a server that answers 421 and closes at once leaves no address on the channel.
+        let ip = handler.peerAddress.withLockedValue { $0 } ?? channel.remoteAddress?.ipAddress ?? e.address ?? e.host
         let conn = SMTPConnection(channel: channel, handler: handler, relay: "\(e.host)[\(ip)]:\(e.port)", peer: "\(e.host)[\(ip)]")
         switch await handler.wait(on: channel) {
         case .ready: return .success(conn)
@@ -157,6 +158,7 @@ final class SMTPClientHandler: ChannelInboundHandler, @unchecked Sendable {
     var timer: Scheduled<Void>?
     var body: (path: String, offset: Int, size: Int)?
     let usable = NIOLockedValueBox(true)
+    let peerAddress = NIOLockedValueBox<String?>(nil)
 
     init(endpoint: SMTPEndpoint) {
         self.endpoint = endpoint
@@ -193,6 +195,8 @@ final class SMTPClientHandler: ChannelInboundHandler, @unchecked Sendable {
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
     func channelActive(context: ChannelHandlerContext) {
+        let ip = context.remoteAddress?.ipAddress
+        peerAddress.withLockedValue { $0 = ip }
         armTimer(context)
         context.fireChannelActive()
     }

@@ -231,6 +231,25 @@ actor Scheduler {
                   m.results.values.contains(where: { $0.outcome.status.isPermanent }) {
             log.log("\(id): undeliverable bounce discarded (never a bounce to <>)")
         }
+        var warned = store.delayWarned(id)
+        if !deferred.isEmpty && !warned && relay.delayWarning > 0 && now - m.file.arrival >= relay.delayWarning {
+            warned = true
+            let late = m.file.recipients.enumerated().filter { i, r in
+                !r.done && m.results[i] != nil && BounceMessage.wanted(sender: m.file.sender, notify: r.notify, delay: true)
+            }.map { i, r in failure(r, m.results[i]!) }
+            if !late.isEmpty {
+                let header = BounceMessage.readHeader(path: store.path(.active, id), offset: m.file.messageOffset)
+                let notice = BounceMessage(queueID: id, hostName: relay.hostName, sender: m.file.sender, arrival: m.file.arrival,
+                                           envid: m.file.envid, failures: late, originalHeader: header, delayed: true).build(now: now)
+                do {
+                    let nid = try QueueTransport(store: store).enqueue(
+                        QueueFile(arrival: now, sender: "", recipients: [.init(address: m.file.sender)], messageSize: 0)) { try $0.write(notice.data) }
+                    log.log("\(id): sender delivery status notification: \(nid)")
+                } catch {
+                    log.log("warning: \(id): cannot queue the delay notice: \(error)")
+                }
+            }
+        }
         if deferred.isEmpty {
             store.remove(id, from: .active)
             log.log("\(id): removed")
@@ -241,7 +260,7 @@ actor Scheduler {
                 if m.file.recipients.contains(where: \.done) || m.results.values.contains(where: { $0.outcome.isSuccess }) {
                     try store.sync(.active, id)
                 }
-                try store.writeDeferLog(id, deferred)
+                try store.writeDeferLog(id, deferred, warned: warned)
                 try store.deferUntil(id, from: .active, next: relay.nextAttempt(now: now, arrival: m.file.arrival))
             } catch {
                 log.log("warning: \(id): cannot defer: \(error)")

@@ -103,6 +103,9 @@ final class TestUser {
         TestUser.removeStale()
         name = "mdadt\(Int.random(in: 100000...999999))"
         self.home = home
+        // The home first: a test starting at the same moment runs removeStale, which takes a
+        // test user without a home for a leftover and deletes it.
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
         try TestUser.sh("/usr/sbin/useradd", ["--no-create-home", "--home-dir", home, "--shell", "/usr/sbin/nologin",
                                               "--user-group", "--comment", "mdad test user", name])
         guard let pw = getpwnam(name) else { throw SkipReason("useradd did not create \(name)") }

@@ -142,9 +142,10 @@ final class NullClient {
 
             """
         try main.write(to: etc.appendingPathComponent("main.cf"), atomically: true, encoding: .utf8)
-        // The queue exists before anyone submits (mdad serve would make it too).
+        // The queue exists before anyone submits, with the modes mdad serve gives it.
         for d in ["", "/incoming", "/active", "/deferred", "/hold", "/corrupt", "/defer", "/maildrop"] {
             try FileManager.default.createDirectory(atPath: queue.path + d, withIntermediateDirectories: true)
+            if !d.isEmpty { chmod(queue.path + d, 0o700) }
         }
         chmod(queue.path + "/maildrop", 0o1733)
     }

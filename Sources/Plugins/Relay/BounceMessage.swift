@@ -31,8 +31,12 @@ public struct BounceMessage: Sendable {
     public var failures: [Failure]
     /// The original header section (bytes up to the empty line).
     public var originalHeader: [UInt8]
+    /// A delay notice (Action: delayed, the message is still being retried) rather than a bounce.
+    public var delayed = false
 
-    public init(queueID: String, hostName: String, sender: String, arrival: Int, envid: String?, failures: [Failure], originalHeader: [UInt8]) {
+    public init(queueID: String, hostName: String, sender: String, arrival: Int, envid: String?, failures: [Failure], originalHeader: [UInt8],
+                delayed: Bool = false) {
+        self.delayed = delayed
         self.queueID = queueID
         self.hostName = hostName
         self.sender = sender
@@ -44,10 +48,10 @@ public struct BounceMessage: Sendable {
 
     /// Whether a bounce is sent at all: never to `<>` (no bounce of a bounce), and not for
     /// recipients whose NOTIFY leaves out FAILURE.
-    public static func wanted(sender: String, notify: String?) -> Bool {
+    public static func wanted(sender: String, notify: String?, delay: Bool = false) -> Bool {
         guard !sender.isEmpty else { return false }
         guard let n = notify?.uppercased() else { return true }
-        return n.split(separator: ",").contains("FAILURE")
+        return n.split(separator: ",").contains(delay ? "DELAY" : "FAILURE")
     }
 
     static func date(_ t: Int) -> String { Posix.localTime(t, format: "%a, %e %b %Y %H:%M:%S %z") }
@@ -56,7 +60,7 @@ public struct BounceMessage: Sendable {
         let boundary = "\(queueID).\(now)/\(hostName)"
         var t = ""
         t += "From: MAILER-DAEMON@\(hostName) (Mail Delivery System)\r\n"
-        t += "Subject: Undelivered Mail Returned to Sender\r\n"
+        t += delayed ? "Subject: Delayed Mail (still being retried)\r\n" : "Subject: Undelivered Mail Returned to Sender\r\n"
         t += "To: \(sender)\r\n"
         t += "Auto-Submitted: auto-replied\r\n"
         t += "MIME-Version: 1.0\r\n"
@@ -67,7 +71,9 @@ public struct BounceMessage: Sendable {
         t += "This is a MIME-encapsulated message.\r\n\r\n"
         t += "--\(boundary)\r\nContent-Description: Notification\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
         t += "This is the mail system at host \(hostName).\r\n\r\n"
-        t += "I'm sorry to have to inform you that your message could not\r\nbe delivered to one or more recipients. It's attached below.\r\n\r\n"
+        t += delayed
+            ? "####################################################################\r\n# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #\r\n####################################################################\r\n\r\nYour message could not be delivered for some time.\r\nIt will be retried until it is too old.\r\n\r\n"
+            : "I'm sorry to have to inform you that your message could not\r\nbe delivered to one or more recipients. It's attached below.\r\n\r\n"
         t += "For further assistance, please send mail to postmaster.\r\n\r\n"
         t += "If you do so, please include this problem report. You can\r\ndelete your own text from the attached returned message.\r\n\r\n"
         t += "                   The mail system\r\n\r\n"
@@ -79,7 +85,7 @@ public struct BounceMessage: Sendable {
         for f in failures {
             t += "\r\nFinal-Recipient: rfc822; \(f.recipient)\r\n"
             if let o = f.originalRecipient { t += "Original-Recipient: \(o)\r\n" }
-            t += "Action: failed\r\nStatus: \(f.status)\r\n"
+            t += "Action: \(delayed ? "delayed" : "failed")\r\nStatus: \(f.status)\r\n"
             if let m = f.remoteMTA { t += "Remote-MTA: dns; \(m)\r\n" }
             t += "Diagnostic-Code: \(f.diagnostic)\r\n"
         }

@@ -137,6 +137,11 @@ public enum MailqCommand {
             say(2, "postqueue: fatal: \(error)\n")
             return 78
         }
+        // The queue is root's (0700): an ordinary user gets an error, not an empty listing.
+        if mode != "-f" && mode != "-i" && Posix.isDirectory("\(store.directory)/incoming") && access("\(store.directory)/incoming", R_OK) != 0 {
+            say(2, "postqueue: fatal: cannot read the queue in \(store.directory): permission denied (the queue belongs to root)\n")
+            return 69
+        }
         switch mode {
         case "-j": say(1, formatJSON(entries(store)))
         case "-f", "-i":

@@ -250,9 +250,10 @@ public struct QueueStore: Sendable {
         }
     }
 
-    public func writeDeferLog(_ id: String, _ entries: [DeferEntry]) throws {
+    /// The log, and whether the sender was sent the delay notice (a first line `#warned`).
+    public func writeDeferLog(_ id: String, _ entries: [DeferEntry], warned: Bool = false) throws {
         let clean: (String) -> String = { String($0.unicodeScalars.map { $0.value < 0x20 ? " " : Character($0) }) }
-        let text = entries.map { "\(clean($0.address))\t\($0.status)\t\(clean($0.reason))\n" }.joined()
+        let text = (warned ? "#warned\n" : "") + entries.map { "\(clean($0.address))\t\($0.status)\t\(clean($0.reason))\n" }.joined()
         let p = deferLogPath(id), t = "\(directory)/defer/.\(id)"
         let fd = open(t, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         if fd < 0 { throw SystemError("open", path: t) }
@@ -261,6 +262,12 @@ public struct QueueStore: Sendable {
             try Posix.writeAll(fd, Array(text.utf8), path: t)
         } catch { unlink(t); throw error }
         if rename(t, p) != 0 { throw SystemError("rename", path: p) }
+    }
+
+    /// Whether the delay notice (delay_warning_time) went out for this message.
+    public func delayWarned(_ id: String) -> Bool {
+        guard let bytes = try? Posix.readFile(deferLogPath(id), limit: 1 << 20) else { return false }
+        return bytes.starts(with: Array("#warned\n".utf8))
     }
 
     public func readDeferLog(_ id: String) -> [DeferEntry] {

@@ -73,6 +73,7 @@ public struct RelayConfiguration: Sendable {
     public var maximalLifetime: Int
     public var bounceLifetime: Int
     public var scanInterval: Int
+    public var delayWarning: Int
     public var hostName: String
     public var dnsResolver: String
     /// Warnings for the log (a password table others can read).
@@ -113,6 +114,7 @@ public struct RelayConfiguration: Sendable {
         maximalLifetime = try c.seconds("maximal_queue_lifetime")
         bounceLifetime = try c.seconds("bounce_queue_lifetime")
         scanInterval = max(1, try c.seconds("queue_scan_interval"))
+        delayWarning = try c.seconds("delay_warning_time")
         dnsResolver = try c.string("dns_resolver").trimmingWhitespace()
         if saslEnabled {
             for spec in TableRegistry.splitTableList(try c.string("smtp_sasl_password_maps")) {

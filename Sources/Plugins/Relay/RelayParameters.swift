@@ -22,7 +22,7 @@ public enum RelayParameters {
         .init("smtp_tls_wrappermode", .boolean, default: "no", "TLS from the first byte (port 465, SMTPS) rather than STARTTLS."),
         .init("smtp_tls_CAfile", .string, default: "", "PEM file of trusted CA certificates for verify and secure."),
         .init("smtp_tls_CApath", .string, default: "", "Directory of trusted CA certificates (PEM) for verify and secure."),
-        .init("smtp_sasl_auth_enable", .boolean, default: "no", "Authenticate to the server with SASL (PLAIN, LOGIN) when it offers AUTH."),
+        .init("smtp_sasl_auth_enable", .boolean, default: "no", "Authenticate to the server with SASL when it offers AUTH: PLAIN or LOGIN, CRAM-MD5 when it offers neither."),
         .init("smtp_sasl_password_maps", .list, default: "",
               "Tables: [host]:port, then host → username:password. Keep the file root-owned and mode 0600."),
         .init("smtp_sasl_security_options", .list, default: "noanonymous",
@@ -38,6 +38,8 @@ public enum RelayParameters {
         .init("maximal_backoff_time", .time, default: "4000s", "The longest wait before a deferred message is tried again."),
         .init("maximal_queue_lifetime", .time, default: "5d", "How long a message may stay deferred before it is bounced."),
         .init("bounce_queue_lifetime", .time, default: "5d", "The same for bounces (mail from <>), which are then dropped."),
+        .init("delay_warning_time", .time, default: "0h",
+              "Send the sender one notice (a DSN with Action: delayed) when a message has been deferred this long; 0 means never."),
         .init("queue_scan_interval", .time, default: "1s", "How often incoming and maildrop are looked at for mail from other processes."),
     ]
 }

@@ -35,13 +35,15 @@ public struct SASLCredentials: Sendable, Equatable, CustomStringConvertible {
 }
 
 public enum SASLMechanism: String, Sendable, CaseIterable {
-    case plain = "PLAIN", login = "LOGIN"
+    case plain = "PLAIN", login = "LOGIN", cramMD5 = "CRAM-MD5"
 
-    /// The first mechanism of ours that the server offers, in our order of preference.
+    /// The first mechanism of ours that the server offers, in our order of preference:
+    /// PLAIN, LOGIN (both plaintext, for TLS sessions), and CRAM-MD5 only when the server offers
+    /// neither (or plaintext is not allowed).
     public static func choose(offered: [String], allowPlaintext: Bool) -> SASLMechanism? {
-        guard allowPlaintext else { return nil }
         let up = Set(offered.map { $0.uppercased() })
-        return allCases.first { up.contains($0.rawValue) }
+        if allowPlaintext, let m = [SASLMechanism.plain, .login].first(where: { up.contains($0.rawValue) }) { return m }
+        return up.contains(SASLMechanism.cramMD5.rawValue) ? .cramMD5 : nil
     }
 }
 

@@ -449,6 +449,9 @@ public struct SMTPClientSession: Sendable {
             case .login:
                 expected = [.auth(.login, step: 0)]
                 return [.send(Array("AUTH LOGIN\r\n".utf8))]
+            case .cramMD5:
+                expected = [.auth(.cramMD5, step: 0)]
+                return [.send(Array("AUTH CRAM-MD5\r\n".utf8))]
             }
         }
         state = .ready
@@ -462,6 +465,11 @@ public struct SMTPClientSession: Sendable {
             state = .ready
             expected = []
             return [.ready]
+        }
+        if r.code == 334, let c = settings.credentials, m == .cramMD5, step == 0,
+           let answer = CRAMMD5.response(challengeBase64: r.lines.first ?? "", credentials: c) {
+            expected = [.auth(.cramMD5, step: 1)]
+            return [.send(Array((answer + "\r\n").utf8))]
         }
         if r.code == 334, let c = settings.credentials, m == .login, step < 2 {
             expected = [.auth(.login, step: step + 1)]

@@ -4,7 +4,7 @@ the failures a test asks for. Every message it accepts is written to OUT/NNNN.js
 and data); every command line it reads is appended to OUT/commands.log.
 
   smtp_server.py --port P --out DIR [--greeting "421 4.3.2 not now"] [--rcpt ADDR=REPLY]...
-                 [--drop-in-data N] [--data-reply REPLY] [--cert PEM --key PEM] [--no-pipelining]
+                 [--drop-in-data N] [--data-reply REPLY] [--cert PEM --key PEM [--implicit-tls]] [--no-pipelining]
                  [--no-8bitmime] [--auth USER:PASS] [--size N] [--lifetime SECONDS]
 
 --drop-in-data N: close the connection in the middle of DATA for the first N messages.
@@ -21,6 +21,7 @@ p.add_argument("--drop-in-data", type=int, default=0)
 p.add_argument("--data-reply", default="250 2.0.0 Ok: queued")
 p.add_argument("--cert")
 p.add_argument("--key")
+p.add_argument("--implicit-tls", action="store_true", help="TLS from the first byte (port 465 style)")
 p.add_argument("--no-pipelining", action="store_true")
 p.add_argument("--no-8bitmime", action="store_true")
 p.add_argument("--auth")
@@ -63,6 +64,11 @@ class Handler(socketserver.StreamRequestHandler):
     def handle(self):
         self.tls = False
         try:
+            if args.implicit_tls:
+                self.request = tls_context.wrap_socket(self.request, server_side=True)
+                self.rfile = self.request.makefile("rb")
+                self.wfile = self.request.makefile("wb")
+                self.tls = True
             self.session()
         except (EOFError, ConnectionError, ssl.SSLError, socket.timeout, OSError):
             pass
@@ -165,6 +171,9 @@ class Handler(socketserver.StreamRequestHandler):
 class Server(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     daemon_threads = True
+    # socketserver's default backlog of 5 drops the handshake of the sixth of 20 simultaneous
+    # connections: the client then waits for a greeting that never comes.
+    request_queue_size = 128
 
 
 server = Server(("127.0.0.1", args.port), Handler)

@@ -155,6 +155,26 @@ struct SMTPClientSessionTests {
         #expect(t == ["C: EHLO client.test\r\n", "C: AUTH LOGIN\r\n", "C: dXNlcg==\r\n", "C: cGFzcw==\r\n", "ready"])
     }
 
+    @Test func cramMD5OnlyWhenNothingElseIsOffered() {
+        var s = Self.plain
+        s.credentials = SASLCredentials(username: "tim", password: "tanstaaftanstaaf")
+        // RFC 2195's example exchange.
+        let challenge = Base64.encode(Array("<1896.697170952@postoffice.reston.mci.net>".utf8))
+        let t = Self.run(s, [.server("220 srv\r\n250-srv\r\n250 AUTH CRAM-MD5\r\n"), .server("334 \(challenge)\r\n"), .server("235 ok\r\n")])
+        #expect(t == ["C: EHLO client.test\r\n", "C: AUTH CRAM-MD5\r\n",
+                      "C: " + Base64.encode(Array("tim b913a602c7eda7a495b4e6e7334d3890".utf8)) + "\r\n", "ready"])
+        #expect(SASLMechanism.choose(offered: ["CRAM-MD5", "LOGIN"], allowPlaintext: true) == .login)
+        #expect(SASLMechanism.choose(offered: ["CRAM-MD5", "PLAIN"], allowPlaintext: false) == .cramMD5)
+    }
+
+    @Test func md5AndHMACTestVectors() {
+        #expect(CRAMMD5.hex(CRAMMD5.md5([])) == "d41d8cd98f00b204e9800998ecf8427e")
+        #expect(CRAMMD5.hex(CRAMMD5.md5(Array("abc".utf8))) == "900150983cd24fb0d6963f7d28e17f72")
+        #expect(CRAMMD5.hex(CRAMMD5.md5(Array(String(repeating: "1234567890", count: 8).utf8))) == "57edf4a22be3c955ac49da2e2107b67a")
+        #expect(CRAMMD5.hex(CRAMMD5.hmac(key: [UInt8](repeating: 0x0b, count: 16), message: Array("Hi There".utf8))) == "9294727a3638bb1c13f48ef8158bfc9d")
+        #expect(CRAMMD5.hex(CRAMMD5.hmac(key: Array("Jefe".utf8), message: Array("what do ya want for nothing?".utf8))) == "750c783e6ab0b503eaa86e310a5db738")
+    }
+
     @Test func authFailureDefersAndNeverShowsThePassword() {
         var s = Self.plain
         s.credentials = SASLCredentials(username: "user", password: "secret-pw")
