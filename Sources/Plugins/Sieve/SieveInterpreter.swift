@@ -86,6 +86,8 @@ final class SieveInterpreter {
     var decodedHeaders: [String: [String]] = [:]
     var parsedAddresses: [String: [[(local: String, domain: String?)]]] = [:]
     var started = timespec()
+    /// Stores made by scripts without imap4flags: they get the final flags.
+    var flagsAtEnd: [Int] = []
     lazy var structure: MIMEStructure? = try? MIMEStructure.parse(message)
     lazy var messageText: MessageText? = structure.flatMap { try? MessageText(message: message, structure: $0) }
 
@@ -100,6 +102,9 @@ final class SieveInterpreter {
         clock_gettime(CLOCK_MONOTONIC, &started)
         _ = try runScript(program.main)
         result.implicitKeepFlags = flags
+        for i in flagsAtEnd {
+            if case .store(let f, _, let c, let cr) = result.actions[i] { result.actions[i] = .store(folder: f, flags: flags, copy: c, create: cr) }
+        }
         if result.headerEdited { result.editedHeader = HeaderSection(header) }
         return result
     }
@@ -272,6 +277,9 @@ final class SieveInterpreter {
             }
         }
         if !copy { result.implicitKeep = false }
+        // A store in a script that does not use imap4flags takes the flags the run ends with,
+        // as the implicit keep does (Pigeonhole: flags an included script sets reach it).
+        if !extensions.contains("imap4flags") { flagsAtEnd.append(result.actions.count) }
         try addAction(.store(folder: name, flags: flags, copy: copy, create: create))
     }
 
