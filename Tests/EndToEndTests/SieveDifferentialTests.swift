@@ -217,10 +217,11 @@ struct SieveDifferentialTests {
         return s
     }
 
-    static func runPigeonhole(_ dir: URL, config: URL, script: URL, message: URL, sender: String, recipient: String) throws -> (Int32, String) {
+    static func runPigeonhole(_ dir: URL, config: URL, script: URL, message: URL, sender: String, recipient: String,
+                              mailbox: String) throws -> (Int32, String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/sieve-test")
-        p.arguments = ["-c", config.path, "-f", sender.isEmpty ? "<>" : sender, "-r", recipient, script.path, message.path]
+        p.arguments = ["-c", config.path, "-f", sender.isEmpty ? "<>" : sender, "-r", recipient, "-m", mailbox, script.path, message.path]
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -238,15 +239,17 @@ struct SieveDifferentialTests {
     /// mdad's answer in the same shape: the listing, or nothing with status 1 (run-time
     /// error) or 89 (compile error).
     static func runMdad(script: String, name: String, message: String, sender: String, recipient: String,
-                        includes: SieveIncludeLocations = SieveIncludeLocations(personal: nil, global: nil)) -> (Int32, String) {
+                        includes: SieveIncludeLocations = SieveIncludeLocations(personal: nil, global: nil),
+                        mailbox: String = "INBOX") -> (Int32, String) {
         let program: SieveProgram
         do { program = try SieveLoader.compile(Array(script.utf8), name: name, includes: includes) }
         catch { return (89, compileErrorLine(error.description)) }
         guard let msg = try? Message.parse(Spool(bytes: Array(message.utf8))) else { return (74, "") }
-        let env = SieveEnvironment(sender: sender, recipient: recipient, recipientDelimiter: "+", now: Int(Date().timeIntervalSince1970))
+        var env = SieveEnvironment(sender: sender, recipient: recipient, recipientDelimiter: "+", now: Int(Date().timeIntervalSince1970))
+        env.defaultMailbox = mailbox
         do {
             let r = try SieveInterpreter(program: program, message: msg, environment: env).run()
-            return (0, SieveResultPrinter.format(r))
+            return (0, SieveResultPrinter.format(r, defaultMailbox: mailbox))
         } catch {
             return (1, "")
         }
@@ -311,7 +314,10 @@ struct SieveDifferentialTests {
             try message.write(to: messageURL, atomically: true, encoding: .utf8)
             chmod(scriptURL.path, 0o644)
             chmod(messageURL.path, 0o644)
-            let (ps, pout) = try Self.runPigeonhole(dir, config: config, script: scriptURL, message: messageURL, sender: sender, recipient: recipient)
+            // Every fourth pair runs with another default mailbox (sieve-test -m, mdad deliver -m).
+            let mailbox = i % 4 == 3 ? "Junk" : "INBOX"
+            let (ps, pout) = try Self.runPigeonhole(dir, config: config, script: scriptURL, message: messageURL, sender: sender,
+                                                    recipient: recipient, mailbox: mailbox)
             outcomes[ps, default: 0] += 1
             if ps < 0 {
                 print("JUDGE CRASHED pair \(i): Pigeonhole's sieve-test died with signal \(-ps); the pair is not counted\n\(text)")
@@ -319,7 +325,7 @@ struct SieveDifferentialTests {
                 continue
             }
             let (ms, mout) = Self.runMdad(script: text, name: "s\(i)", message: message, sender: sender, recipient: recipient,
-                                          includes: includes)
+                                          includes: includes, mailbox: mailbox)
             if ps == ms && pout == mout {
                 agree += 1
             } else {

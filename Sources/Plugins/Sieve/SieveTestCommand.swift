@@ -121,7 +121,7 @@ public enum SieveTestCommand {
                 let secs = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9
                 say("executions: \(o.repeatCount - 1) in \(secs)s\n")
             }
-            say(SieveResultPrinter.format(result), fd: 1)
+            say(SieveResultPrinter.format(result, defaultMailbox: o.defaultMailbox), fd: 1)
             say("mdad sieve-test: info: final result: success\n")
             return 0
         } catch {
