@@ -165,6 +165,14 @@ struct SieveEndToEndTests {
 
 
             """)
+        // A dovecot.conf given with -c (as Pigeonhole's tool takes it) is no mdad directory:
+        // the defaults apply, with a warning.
+        let conf = dir.appendingPathComponent("dovecot.conf")
+        try "mail_location = maildir:~/Maildir\n".write(to: conf, atomically: true, encoding: .utf8)
+        let withConf = try MDAD.run(["sieve-test", "-C", "-c", conf.path, script.path, mail.path], input: Data())
+        #expect(withConf.status == 0, "\(withConf.stderr)")
+        #expect(withConf.stdout == r.stdout)
+        #expect(withConf.stderr.contains("warning: -c \(conf.path) is a file"))
         let bad = dir.appendingPathComponent("bad.sieve")
         try "require \"fileinto\";\nif true {\n  frobnicate;\n}\n".write(to: bad, atomically: true, encoding: .utf8)
         let c = try MDAD.run(["sievec", bad.path], input: Data())

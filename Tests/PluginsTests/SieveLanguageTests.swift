@@ -160,3 +160,57 @@ struct SieveLanguageTests {
             """)
     }
 }
+
+/// Damaged scripts: every cut, insertion and swap of a real script either compiles and runs or
+/// is refused with a SieveError — never a crash or a hang.
+@Suite("Sieve robustness")
+struct SieveRobustnessTests {
+    static let base = """
+        require ["fileinto", "variables", "imap4flags", "relational", "comparator-i;ascii-numeric", "regex", "body", "editheader", "vacation", "date", "index", "enotify", "encoded-character"];
+        if header :matches "subject" "[*] *" { set :upper "l" "${1}"; fileinto "Lists.${l}"; stop; }
+        if anyof (header :value "ge" :comparator "i;ascii-numeric" "x-spam-score" "5", body :contains "budget") { addflag "\\\\Seen"; }
+        if header :regex "subject" "^(M[a-z]+)" { addheader "X-M" "${1}"; }
+        if date :index 1 :originalzone "date" "year" "2003" { vacation :days 1 text:
+        away
+        ..
+        .
+        ; }
+        notify :message "${hex:41}" "mailto:a@example.org";
+        """
+
+    @Test func mutatedScriptsNeverCrash() throws {
+        var g = SieveDifferentialLikeGenerator(state: 42)
+        let bytes = Array(Self.base.utf8)
+        let alphabet = Array("\"{}[]();,:*?\\$#/ \n.atext".utf8)
+        var compiled = 0, refused = 0
+        for _ in 0..<3000 {
+            var b = bytes
+            for _ in 0..<(1 + g.next() % 3) {
+                let i = Int(g.next() % UInt64(b.count))
+                switch g.next() % 3 {
+                case 0: b.remove(at: i)
+                case 1: b.insert(alphabet[Int(g.next() % UInt64(alphabet.count))], at: i)
+                default: b.swapAt(i, Int(g.next() % UInt64(b.count)))
+                }
+            }
+            do {
+                let program = try SieveLoader.compile(b, name: "m", includes: .init(personal: nil, global: nil))
+                compiled += 1
+                let m = try Message.parse(Spool(bytes: Array(SieveRun.message.utf8)))
+                _ = try? SieveInterpreter(program: program, message: m, environment: SieveRun.environment()).run()
+            } catch is SieveError {
+                refused += 1
+            }
+        }
+        #expect(compiled + refused == 3000)
+        #expect(compiled > 100 && refused > 100, "compiled \(compiled), refused \(refused)")
+    }
+}
+
+struct SieveDifferentialLikeGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return state >> 33
+    }
+}

@@ -123,7 +123,8 @@ public struct SieveEngine: RulesEngine {
                                    originalRecipient: recipient.originalAddress,
                                    recipientDelimiter: context.configuration.rawValue("recipient_delimiter") ?? "+", now: now)
         env.limits = limits
-        env.defaultMailbox = "INBOX"
+        // keep stores into the default folder (`mdad deliver -m`); fileinto "INBOX" into INBOX.
+        env.defaultMailbox = recipient.defaultFolder ?? "INBOX"
         if let mailbox = user.mailbox, mailbox.format == .maildir {
             let root = mailbox.path
             env.mailboxExists = { name in
@@ -213,12 +214,12 @@ public struct SieveEngine: RulesEngine {
     /// INBOX is the recipient's default folder; a name that cannot be a Maildir++ folder falls
     /// back to it rather than failing the delivery (Dovecot does the same).
     func deliverableFolder(_ folder: String, _ r: Recipient, _ context: StageContext) -> String? {
-        if folder == "INBOX" { return r.defaultFolder }
+        if SieveStrings.asciiUpper(folder) == "INBOX" { return nil }
         do {
             _ = try MaildirFolderName.directory(for: folder)
             return folder
         } catch {
-            context.logger.warning("sieve: \(error.description); storing in INBOX instead")
+            context.logger.warning("sieve: \(error.description); storing in the default folder instead")
             return r.defaultFolder
         }
     }

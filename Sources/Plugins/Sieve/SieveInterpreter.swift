@@ -86,6 +86,8 @@ final class SieveInterpreter {
     var decodedHeaders: [String: [String]] = [:]
     var parsedAddresses: [String: [[(local: String, domain: String?)]]] = [:]
     var started = timespec()
+    /// Stores made by scripts without imap4flags: they get the final flags.
+    var flagsAtEnd: [Int] = []
     lazy var structure: MIMEStructure? = try? MIMEStructure.parse(message)
     lazy var messageText: MessageText? = structure.flatMap { try? MessageText(message: message, structure: $0) }
 
@@ -100,6 +102,9 @@ final class SieveInterpreter {
         clock_gettime(CLOCK_MONOTONIC, &started)
         _ = try runScript(program.main)
         result.implicitKeepFlags = flags
+        for i in flagsAtEnd {
+            if case .store(let f, _, let c, let cr) = result.actions[i] { result.actions[i] = .store(folder: f, flags: flags, copy: c, create: cr) }
+        }
         if result.headerEdited { result.editedHeader = HeaderSection(header) }
         return result
     }
@@ -154,7 +159,7 @@ final class SieveInterpreter {
             return .stop
         case .keep(let f, _):
             let fl = try f.map { (l: [SieveString]) throws(SieveRuntimeError) in SieveFlags.parse(try expand(l)) } ?? flags
-            try addStore(env.defaultMailbox, flags: fl, copy: false, create: false)
+            try addStore(env.defaultMailbox, flags: fl, copy: false, create: false, keep: true)
         case .discard:
             result.implicitKeep = false
             if !result.actions.contains(.discard) { result.actions.append(.discard) }
@@ -262,16 +267,23 @@ final class SieveInterpreter {
     /// keep and fileinto: a second store into the same folder merges with the first, as
     /// Pigeonhole merges them: the first one's :copy and :create stay, the latest flags are the
     /// ones set, and the implicit keep is left as it was.
-    func addStore(_ folder: String, flags: [String], copy: Bool, create: Bool) throws(SieveRuntimeError) {
+    func addStore(_ folder: String, flags: [String], copy: Bool, create: Bool, keep: Bool = false) throws(SieveRuntimeError) {
         try checkReject(adding: "store")
-        let name = folder.uppercased() == "INBOX" ? "INBOX" : folder
+        let name = folder
+        // INBOX is one mailbox however it is spelled; a keep merging in names it as keep does.
+        func same(_ a: String, _ b: String) -> Bool {
+            a == b || (SieveStrings.asciiUpper(a) == "INBOX" && SieveStrings.asciiUpper(b) == "INBOX")
+        }
         for (i, a) in result.actions.enumerated() {
-            if case .store(let f, _, let c, let cr) = a, f == name {
-                result.actions[i] = .store(folder: f, flags: flags, copy: c, create: cr)
+            if case .store(let f, _, let c, let cr) = a, same(f, name) {
+                result.actions[i] = .store(folder: keep ? name : f, flags: flags, copy: c, create: cr)
                 return
             }
         }
         if !copy { result.implicitKeep = false }
+        // A store in a script that does not use imap4flags takes the flags the run ends with,
+        // as the implicit keep does (Pigeonhole: flags an included script sets reach it).
+        if !extensions.contains("imap4flags") { flagsAtEnd.append(result.actions.count) }
         try addAction(.store(folder: name, flags: flags, copy: copy, create: create))
     }
 

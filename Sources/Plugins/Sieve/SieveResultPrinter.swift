@@ -1,6 +1,6 @@
 /// Lists a result as Pigeonhole's `sieve-test` does ("Performed actions:" / "Implicit keep:").
 public enum SieveResultPrinter {
-    public static func format(_ result: SieveResult) -> String {
+    public static func format(_ result: SieveResult, defaultMailbox: String = "INBOX") -> String {
         var out = "\nPerformed actions:\n\n"
         let shown = result.actions
         if shown.isEmpty { out += "  (none)\n" }
@@ -39,7 +39,7 @@ public enum SieveResultPrinter {
         }
         out += "\nImplicit keep:\n\n"
         if result.implicitKeep {
-            out += " * store message in folder: INBOX\n"
+            out += " * store message in folder: \(defaultMailbox)\n"
             if !result.implicitKeepFlags.isEmpty {
                 out += "        + add IMAP flags: \(SieveFlags.ordered(result.implicitKeepFlags).joined(separator: " "))\n"
             }

@@ -42,6 +42,9 @@ public enum SieveTestCommand {
                 default: guard let n = Int(v), n > 0 else { return nil }; o.repeatCount = n
                 }
                 i += 2
+            } else if a == "-C" {
+                // Pigeonhole's "force compilation": mdad compiles every time anyway.
+                i += 1
             } else if a.hasPrefix("-"), a.count > 1 {
                 return nil
             } else {
@@ -56,6 +59,12 @@ public enum SieveTestCommand {
     }
 
     static func configuration(_ dir: String?, registry: StageRegistry) throws(ConfigError) -> Configuration {
+        // Scripts written around Pigeonhole's tool pass its dovecot.conf: that is no mdad
+        // configuration directory, so the defaults apply.
+        if let dir, SieveEngine.isFile(dir) {
+            say("mdad: warning: -c \(dir) is a file; mdad reads main.cf from a directory, so the defaults apply\n")
+            return Configuration(table: registry.parameterTable)
+        }
         let d = Configuration.directory(commandLine: dir)
         return try Configuration.load(directory: d.path, explicit: d.explicit, table: registry.parameterTable)
     }
@@ -112,7 +121,7 @@ public enum SieveTestCommand {
                 let secs = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9
                 say("executions: \(o.repeatCount - 1) in \(secs)s\n")
             }
-            say(SieveResultPrinter.format(result), fd: 1)
+            say(SieveResultPrinter.format(result, defaultMailbox: o.defaultMailbox), fd: 1)
             say("mdad sieve-test: info: final result: success\n")
             return 0
         } catch {
