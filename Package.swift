@@ -129,7 +129,7 @@ let package = Package(
             swiftSettings: strict
         ),
         // Fuzzing entry points (one per parser), shared by the libFuzzer driver and the replay tests.
-        .target(name: "FuzzTargets", dependencies: ["Pipeline", "Plugins", "LMTPServer"], swiftSettings: strict),
+        .target(name: "FuzzTargets", dependencies: ["Pipeline", "Plugins", "LMTPServer", "Spam"], swiftSettings: strict),
         // The libFuzzer driver (fuzz/run.sh builds it with -sanitize=fuzzer,address -DFUZZING);
         // built normally, it replays files through a target.
         .executableTarget(name: "mdad-fuzz", dependencies: ["FuzzTargets"], swiftSettings: strict),

@@ -1,6 +1,7 @@
 import LMTPServer
 import Pipeline
 import Plugins
+import Spam
 
 /// The fuzzing entry points: each takes arbitrary bytes and drives one parser the way mdad
 /// drives it, with its limits. Crashes, hangs and unbounded growth are the failures; any
@@ -16,7 +17,37 @@ public enum FuzzTargets {
         "aliases": aliases,
         "policy": policy,
         "netstring": netstring,
+        "sieve": sieve,
+        "procmailrc": procmailrc,
+        "spamrules": spamRules,
+        "smtpreply": smtpReply,
     ]
+
+    /// A Sieve script through the lexer, parser and compiler (includes have nowhere to come from).
+    public static func sieve(_ data: [UInt8]) {
+        _ = try? SieveLoader.compile(data, name: "fuzz", includes: SieveIncludeLocations(personal: nil, global: nil))
+    }
+
+    /// A procmailrc through the parser (conditions translated to PCRE2 on the way).
+    public static func procmailrc(_ data: [UInt8]) {
+        _ = try? ProcmailParser.parse(data, file: "fuzz-procmailrc")
+    }
+
+    /// SpamAssassin rule-file text through the reader and the rule compiler.
+    public static func spamRules(_ data: [UInt8]) {
+        _ = RuleSet.parse(String(decoding: data.prefix(1 << 16), as: UTF8.self), name: "fuzz.cf")
+    }
+
+    /// SMTP replies as the client reads them, in input-chosen chunks.
+    public static func smtpReply(_ data: [UInt8]) {
+        var parser = SMTPReplyParser()
+        var i = 0
+        while i < data.count {
+            let size = Int(data[i] % 64) + 1
+            guard (try? parser.feed(data[i..<min(data.count, i + size)])) != nil else { return }
+            i += size
+        }
+    }
 
     /// The LMTP session, fed in chunks whose sizes come from the input itself; every question
     /// the session asks is answered (recipients alternately accepted and refused, messages
