@@ -52,13 +52,21 @@ dbname = maildb
 query = SELECT goto FROM aliases WHERE alias = '%s'
 CF
 mkdir "$work/etc" && : > "$work/etc/main.cf"
-t() { local s e; s=$(date +%s%N); "$@" > "$work/out" 2>/dev/null || true; e=$(date +%s%N); echo $(( (e - s) / 1000000 )); }
-pf=$(t sh -c "/usr/sbin/postmap -c '$work/etc' -q - 'pgsql:$work/aliases.cf' < '$work/keys'")
-pf_found=$(wc -l < "$work/out"); cp "$work/out" "$work/out-postfix"
-md=$(t sh -c "'$mdad' postmap -c '$work/etc' -q - 'pgsql:$work/aliases.cf' < '$work/keys'")
-md_found=$(wc -l < "$work/out")
+# Wall time in ms; the client's CPU time (user + system, ms) goes to $work/cpu.
+t() {
+    local s e; s=$(date +%s%N)
+    /usr/bin/time -f "%U %S" -o "$work/cpu" "$@" > "$work/out" 2>/dev/null || true
+    e=$(date +%s%N); echo $(( (e - s) / 1000000 ))
+}
+cpu() { awk '{ printf "%d", ($1 + $2) * 1000 }' "$work/cpu"; }
+pf=$(t sh -c "exec /usr/sbin/postmap -c '$work/etc' -q - 'pgsql:$work/aliases.cf' < '$work/keys'")
+pf_cpu=$(cpu); pf_found=$(wc -l < "$work/out"); cp "$work/out" "$work/out-postfix"
+md=$(t sh -c "exec '$mdad' postmap -c '$work/etc' -q - 'pgsql:$work/aliases.cf' < '$work/keys'")
+md_cpu=$(cpu); md_found=$(wc -l < "$work/out")
 same=$(cmp -s "$work/out" "$work/out-postfix" && echo "identical output" || echo "OUTPUT DIFFERS")
 echo "pgsql: $rows rows, $keys random keys through postmap -q - (found: postfix $pf_found, mdad $md_found; $same); mdad = $mdad"
 printf "%-22s %12s %12s %8s\n" "" "postfix" "mdad" "ratio"
 printf "%-22s %10s ms %10s ms %7.2fx\n" "$keys lookups" "$pf" "$md" "$(echo "$pf / $md" | bc -l)"
-printf "%-22s %12.0f %12.0f\n" "lookups per second" "$(echo "$keys * 1000 / $pf" | bc -l)" "$(echo "$keys * 1000 / $md" | bc -l)"
+printf "%-22s %12.0f %12.0f %7.2fx\n" "lookups per second" "$(echo "$keys * 1000 / $pf" | bc -l)" "$(echo "$keys * 1000 / $md" | bc -l)" "$(echo "$pf / $md" | bc -l)"
+printf "%-22s %10s ms %10s ms   (the client alone; the server's share is the same)\n" "client CPU" "$pf_cpu" "$md_cpu"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"

@@ -244,6 +244,14 @@ struct PgsqlTests {
             results.lock.withLock { results.values.append(v) }
         }
         #expect(results.values.count == 64 && results.values.allSatisfy { $0 == second })
+        // A burst on a table that has no connection yet: every lookup is answered.
+        let fresh = try Self.open(try server.tableFile(dir, "fresh.cf", Self.tables["plain"]!))
+        let burst = Results()
+        DispatchQueue.concurrentPerform(iterations: 32) { _ in
+            let v = try? fresh.lookup("postmaster@example.com")
+            burst.lock.withLock { burst.values.append(v) }
+        }
+        #expect(burst.values.count == 32 && burst.values.allSatisfy { $0 == "root@example.com" }, "\(burst.values)")
     }
 
     @Test func serverDownOrFailingIsAnErrorNeverNotFound() throws {

@@ -120,10 +120,15 @@ final class PostgresServer: Sendable {
             }
             usleep(100_000)
         }
-        // CREATE DATABASE cannot share psql's transaction with other statements.
-        try server.psql("CREATE ROLE \(user) LOGIN PASSWORD '\(password)'", database: "postgres")
-        try server.psql("CREATE DATABASE \(database) OWNER \(user)", database: "postgres")
-        try server.psql("CREATE ROLE tlsonly LOGIN PASSWORD '\(password)'", database: "postgres")
+        do {
+            // CREATE DATABASE cannot share psql's transaction with other statements.
+            try server.psql("CREATE ROLE \(user) LOGIN PASSWORD '\(password)'", database: "postgres")
+            try server.psql("CREATE DATABASE \(database) OWNER \(user)", database: "postgres")
+            try server.psql("CREATE ROLE tlsonly LOGIN PASSWORD '\(password)'", database: "postgres")
+        } catch {
+            server.stop()
+            throw error
+        }
         return server
     }
 

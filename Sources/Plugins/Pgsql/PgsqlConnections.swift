@@ -144,12 +144,16 @@ final class PgsqlConnections: Sendable {
         let connection = try wait(on: loop, seconds: settings.connectTimeout, what: "connect", {
             PostgresConnection.connect(on: loop, configuration: fixed, id: id, logger: PgsqlConnections.logger)
         }, late: { late in PgsqlConnections.close(late) })
-        hosts.withLockedValue { h in
-            if let other = h[index].connection { PgsqlConnections.close(other) }   // another thread raced us
+        // Another thread may have connected meanwhile (the first lookups of a burst): the
+        // connection already shared wins, ours is closed, and nobody's query is cut off.
+        let chosen = hosts.withLockedValue { h -> PostgresConnection in
+            if let other = h[index].connection, !other.isClosed { return other }
             h[index].connection = connection
             h[index].downUntil = nil
+            return connection
         }
-        return connection
+        if chosen !== connection { PgsqlConnections.close(connection) }
+        return chosen
     }
 
     private func execute(_ connection: PostgresConnection, _ sql: String, _ parameters: [String]) throws(Failure) -> [String?] {
