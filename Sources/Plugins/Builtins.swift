@@ -17,6 +17,10 @@ extension StageRegistry {
                           parameters: FilterStage.parameters) { try FilterStage(configuration: $0) }
         registry.register("milter", doc: "Run the message past the milters in milter_servers (milter protocol 6) and apply their changes and verdicts.",
                           parameters: MilterStage.parameters) { try MilterStage(configuration: $0) }
+        registry.register("attachments", doc: "Refuse mail with attachments of blocked types (attachment_block_extensions, attachment_block_types) with 5.7.1.",
+                          parameters: AttachmentBlockStage.parameters) { try AttachmentBlockStage(configuration: $0) }
+        registry.register("listtag", doc: "Prefix the Subject of mailing-list mail (List-Id) with [list-name].",
+                          parameters: ListTagStage.parameters) { try ListTagStage(configuration: $0) }
         return registry
     }
 }
