@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Pipeline", targets: ["Pipeline"]),
         .library(name: "Plugins", targets: ["Plugins"]),
         .library(name: "PipelineTestKit", targets: ["PipelineTestKit"]),
+        .library(name: "LMTPServer", targets: ["LMTPServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -86,6 +87,15 @@ let package = Package(
             resources: [.copy("MIMECorpus")]
         ),
         .testTarget(name: "PluginsTests", dependencies: ["Plugins", "Pipeline", "PipelineTestKit"]),
+        // The example package's stage and its tests (examples/custom-stage), compiled here too so
+        // CI checks them without a second build of mdad's dependencies.
+        .testTarget(
+            name: "ExampleStageTests",
+            dependencies: ["Pipeline", "PipelineTestKit"],
+            path: "examples/custom-stage",
+            exclude: ["Package.swift", "build.sh", "Sources/my-mdad"],
+            sources: ["Sources/UrgentStage", "Tests/UrgentStageTests"]
+        ),
         .testTarget(name: "LMTPServerTests", dependencies: ["LMTPServer", "Pipeline"]),
         .testTarget(
             name: "EndToEndTests",
