@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "Plugins", targets: ["Plugins"]),
         .library(name: "PipelineTestKit", targets: ["PipelineTestKit"]),
         .library(name: "Spam", targets: ["Spam"]),
+        .library(name: "LMTPServer", targets: ["LMTPServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -26,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         // TLS to PostgreSQL (postgres-nio takes an NIOSSLContext); already in the graph through postgres-nio.
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // The core: message model, envelope and transaction, stages and the chain runner,
@@ -93,6 +96,9 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict
         ),
@@ -140,6 +146,15 @@ let package = Package(
         ),
         .testTarget(name: "PluginsTests", dependencies: ["Plugins", "Pipeline", "PipelineTestKit"]),
         .testTarget(name: "SpamTests", dependencies: ["Spam", "Pipeline", "PipelineTestKit"]),
+        // The example package's stage and its tests (examples/custom-stage), compiled here too so
+        // CI checks them without a second build of mdad's dependencies.
+        .testTarget(
+            name: "ExampleStageTests",
+            dependencies: ["Pipeline", "PipelineTestKit"],
+            path: "examples/custom-stage",
+            exclude: ["Package.swift", "build.sh", "Sources/my-mdad"],
+            sources: ["Sources/UrgentStage", "Tests/UrgentStageTests"]
+        ),
         .testTarget(name: "LMTPServerTests", dependencies: ["LMTPServer", "Pipeline"]),
         .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets"], resources: [.copy("Corpus")]),
         .testTarget(

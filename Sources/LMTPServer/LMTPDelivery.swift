@@ -318,7 +318,9 @@ public struct LMTPDelivery: Sendable {
         for (i, state) in states { tx.recipients[i].state = state }
         let done = Timestamp.now()
         var byEnvelope: [[Recipient]] = Array(repeating: [], count: envelope.recipients.count)
-        for r in tx.recipients {
+        for (stage, seconds) in tx.stageTimings { ServerMetrics.stage(stage, seconds: seconds) }
+        for (index, r) in tx.recipients.enumerated() {
+            ServerMetrics.delivery(status: Maillog.outcome(r.state), backend: ServerMetrics.backend(r, target: targets[index]))
             let status = r.state.status ?? DeliveryStatus(.temporaryFailure, "no outcome")
             log.log(Maillog.recipientLine(
                 queueID: tx.queueID, to: r.address, originalTo: r.originalAddress, relay: envelope.client,

@@ -111,9 +111,15 @@ public final class LMTPService: Service, Sendable {
                     return true
                 }
                 guard accepted else {
+                    ServerMetrics.refusedConnections.increment()
                     return LMTPService.refuse(channel, "421 4.7.0 \(settings.hostName) Error: too many connections\r\n")
                 }
-                channel.closeFuture.whenComplete { _ in admitted.withLockedValue { $0 -= 1 } }
+                ServerMetrics.connectionsTotal.increment()
+                ServerMetrics.openConnections.increment(by: 1)
+                channel.closeFuture.whenComplete { _ in
+                    admitted.withLockedValue { $0 -= 1 }
+                    ServerMetrics.openConnections.decrement(by: 1)
+                }
                 let session = LMTPSession(settings: settings, client: client)
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(LMTPChannelHandler(
@@ -147,6 +153,16 @@ public final class LMTPService: Service, Sendable {
                 channels.append(try await bind(lookupBootstrap, listener, config, parameter: parameter))
                 lookupListeners.append("\(listener) (\(kind == .policy ? "policy" : "socketmap"))")
             }
+        }
+        // Prometheus metrics, when asked for.
+        for listener in try config.list("metrics_listen") {
+            MetricsEndpoint.bootstrap()
+            do {
+                channels.append(try await MetricsEndpoint.bind(listener, group: group))
+            } catch let e as MetricsEndpoint.MetricsListenError {
+                throw config.error("metrics_listen", e.description)
+            }
+            lookupListeners.append("\(listener) (metrics)")
         }
         current.log.log("daemon started -- listening on \((listeners + lookupListeners).joined(separator: ", "))")
         current.log.flush()

@@ -165,3 +165,24 @@ struct MilterSessionTests {
         #expect(tx.traceEvents.count == 7)
     }
 }
+
+@Suite("milter stage configuration")
+struct MilterStageConfigurationTests {
+    @Test func addressesAndPolicyAreCheckedAtStartUp() throws {
+        var config = Configuration(table: StageRegistry.builtin.parameterTable, system: SystemInfo(hostName: "h.example"))
+        config.set("pipeline", "milter")
+        #expect(throws: ConfigError.self) { try StageRegistry.builtin.makeChain(config) }   // no milter_servers
+        for bad in ["127.0.0.1:8891", "inet:127.0.0.1", "unix:relative/path", "inet:h:99999"] {
+            config.set("milter_servers", bad)
+            #expect(throws: ConfigError.self, "\(bad)") { try StageRegistry.builtin.makeChain(config) }
+        }
+        config.set("milter_servers", "inet:127.0.0.1:8891, unix:/run/opendkim/opendkim.sock, inet:[::1]:12")
+        config.set("milter_default_action", "quarantine")
+        #expect(throws: ConfigError.self) { try StageRegistry.builtin.makeChain(config) }
+        config.set("milter_default_action", "accept")
+        let stage = try #require(try StageRegistry.builtin.makeChain(config).steps.first?.stage as? MilterStage)
+        #expect(stage.clients.map(\.endpoint) == [.inet(host: "127.0.0.1", port: 8891), .unix(path: "/run/opendkim/opendkim.sock"),
+                                                  .inet(host: "::1", port: 12)])
+        #expect(stage.defaultAction == .accept)
+    }
+}

@@ -164,6 +164,8 @@ public enum CoreParameters {
               "How mdad serve running as root writes a mailbox another user owns: fsuid (the delivery thread takes the owner's file-system identity) or process (a child mdad deliver per copy). Commands always run in a child."),
         .init("policy_listen", .list, default: "",
               "Where mdad serve answers Postfix's check_policy_service (inet:host:port or unix:/path): unknown and over-quota recipients are refused at SMTP time."),
+        .init("metrics_listen", .list, default: "",
+              "Where mdad serve answers Prometheus scrapes (GET /metrics), inet:host:port; empty means no metrics endpoint."),
         .init("socketmap_listen", .list, default: "",
               "Where mdad serve answers socketmap lookups (map name recipients) for Postfix's local_recipient_maps or virtual_mailbox_maps."),
         .init("lmtp_timeout", .integer, default: "300",

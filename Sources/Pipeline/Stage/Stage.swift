@@ -32,7 +32,67 @@ public struct StageContext: Sendable {
 ///
 /// A thrown ``DeliveryStatus`` applies to every pending recipient (a 5.x.x rejects, a 4.x.x
 /// defers); any other error is unexpected and defers them with 4.3.0 — a bug never bounces mail.
+///
+/// ## A stage in one file
+///
+/// ```swift
+/// struct ListTagStage: Stage {
+///     static let parameters: [ParameterDeclaration] = [
+///         .init("list_tag_lists", .list, default: "", "Lists to tag; empty tags every list."),
+///     ]
+///     let lists: [String]
+///     init(configuration: Configuration) throws { lists = try configuration.list("list_tag_lists") }
+///
+///     func process(_ transaction: inout Transaction, context: StageContext) async throws -> StageVerdict {
+///         guard let id = transaction.message.header["List-Id"]?.value else { return .continue }
+///         transaction.trace(.header, "tagged from List-Id \(id)")   // shown by `mdad trace`
+///         // … change transaction.message.header …
+///         return .continue
+///     }
+/// }
+/// ```
+///
+/// Register it with its parameters (they are validated at start-up with file and line, and
+/// `mdad postconf` shows them), then name it in `pipeline`:
+///
+/// ```swift
+/// var registry = StageRegistry.builtin
+/// registry.register("listtag", doc: "…", parameters: ListTagStage.parameters) { try ListTagStage(configuration: $0) }
+/// ```
+///
+/// Test it with `PipelineTestKit`: `var tx = try Transaction.literal("Subject: hi\n\nbody\n")`,
+/// `await tx.run(stage)`, then `#expect` on `tx.recipients` and `tx.message`.
+///
+/// ## What a stage may do
+///
+/// - change the header (`transaction.message.header`) or replace the message;
+/// - add, replace or drop recipients (`transaction.recipients`), or give one a header of its own
+///   (`Recipient/headerAdditions`);
+/// - ask for actions per recipient: ``Recipient/fileInto(_:flags:)``, ``Recipient/discard()``,
+///   ``RecipientAction/redirect(to:sender:)`` and the others of ``RecipientAction``;
+/// - decide a recipient's fate: ``Recipient/reject(_:)``, ``Recipient/defer(_:)``, or throw a
+///   ``DeliveryStatus`` for all of them;
+/// - record why, for `mdad trace`: ``Transaction/trace(_:_:recipient:file:line:)``;
+/// - stop the chain by returning ``StageVerdict/stop``.
+///
+/// It must not write mailboxes, send mail or keep per-message state in itself.
+///
+/// ## Topics
+///
+/// ### Running once per recipient
+/// - ``RecipientStage``
+/// ### Registering
+/// - ``StageRegistry``
+/// - ``ParameterDeclaration``
 public protocol Stage: Sendable {
+    /// Reads and changes one message's transaction; returns whether the chain goes on.
+    ///
+    /// - Parameters:
+    ///   - transaction: the message, its envelope and its recipients, each with its own state.
+    ///   - context: the logger (lines carry the queue ID) and the configuration.
+    /// - Returns: ``StageVerdict/continue`` to go on, ``StageVerdict/stop`` to end the chain.
+    /// - Throws: a ``DeliveryStatus`` to reject or defer every pending recipient; anything
+    ///   else defers them with 4.3.0.
     func process(_ transaction: inout Transaction, context: StageContext) async throws -> StageVerdict
 }
 

@@ -99,7 +99,7 @@ extension LocalDeliveryAgent {
 
     /// `mdad deliver ARGS` and `mdad-deliver ARGS`: parse, deliver, report; a usage error is the
     /// administrator's mistake, so it defers (75) rather than bounce.
-    public static func runFromCommandLine(_ args: [String]) async -> SysExit {
+    public static func runFromCommandLine(_ args: [String], registry: StageRegistry = .builtin) async -> SysExit {
         let parsed: DeliverArguments.Parsed
         do {
             parsed = try DeliverArguments.parse(args)
@@ -112,7 +112,7 @@ extension LocalDeliveryAgent {
             try? Posix.writeAll(1, Array(DeliverArguments.usage.utf8))
             return .ok
         case .deliver(let options):
-            return await LocalDeliveryAgent().runAndReport(options)
+            return await LocalDeliveryAgent(registry: registry).runAndReport(options)
         }
     }
 }

@@ -74,6 +74,9 @@ public struct MilterSession: Sendable {
         case connect, helo, mail, rcpt(Int), data, header(Int), endOfHeader, body(offset: Int), endOfBody
     }
 
+    /// The most modifications one milter may ask for in one message.
+    public static let maximumModifications = 10_000
+
     public let envelope: Envelope
     /// What the milter agreed to after negotiation.
     public private(set) var actions: Milter.Actions = []
@@ -193,6 +196,9 @@ public struct MilterSession: Sendable {
             guard actions.contains(action) else {
                 throw ProtocolError(description: "milter asked for a modification it did not negotiate (\(reply))")
             }
+        }
+        guard outcome.modifications.count < Self.maximumModifications else {
+            throw ProtocolError(description: "milter asked for more than \(Self.maximumModifications) modifications")
         }
         let s = Milter.strings(data)
         switch reply {
