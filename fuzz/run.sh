@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes one target (or all) with libFuzzer and AddressSanitizer, for a time budget each.
+# (Linked with lld: gold fails on the sanitizer build.)
 #   fuzz/run.sh [TARGET|all] [SECONDS]
 # Targets: see Sources/FuzzTargets/FuzzTargets.swift. Seeds come from Tests/FuzzTests/Corpus/TARGET
 # (read only); the growing corpus lives in fuzz/corpus/TARGET (not in git). A crash is written
@@ -10,7 +11,7 @@ cd "$(dirname "$0")/.."
 target=${1:-all}
 seconds=${2:-60}
 swift build -c release --scratch-path .build-fuzz --product mdad-fuzz \
-    -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING >&2
+    -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld >&2
 bin=.build-fuzz/release/mdad-fuzz
 if [ "$target" = all ]; then
     targets=$(ls Tests/FuzzTests/Corpus)

@@ -10,14 +10,14 @@ import FuzzTargets
 #if FUZZING
 @_silgen_name("LLVMFuzzerRunDriver")
 func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>,
-                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
                          _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
 
 nonisolated(unsafe) var selected: (@Sendable ([UInt8]) -> Void)?
 
 let name = getenv("MDAD_FUZZ_TARGET").map { String(cString: $0) } ?? ""
 guard let target = FuzzTargets.all[name] else {
-    fputs("set MDAD_FUZZ_TARGET to one of: \(FuzzTargets.all.keys.sorted().joined(separator: ", "))\n", stderr)
+    print("set MDAD_FUZZ_TARGET to one of: \(FuzzTargets.all.keys.sorted().joined(separator: ", "))")
     exit(2)
 }
 selected = target
