@@ -38,8 +38,7 @@ enum EvalFunctions {
         "subject_is_all_caps": { _, m, _ in
             guard var s = m.get(HeaderQuery("Subject")).map({ String(decoding: $0, as: UTF8.self) }) else { return false }
             s = s.trimmingWhitespace()
-            let prefix = try? PCRERegex("^(?:(?:Re|Fwd|Fw|Aw|Antwort|WG|SV|VB|VS|VL):\\s*)+", options: [.caseless])
-            if let p = prefix, let r = try? p.firstMatch(in: Array(s.utf8)) { s = String(decoding: Array(s.utf8)[r.range.upperBound...], as: UTF8.self) }
+            if let p = replyPrefix, let r = try? p.firstMatch(in: Array(s.utf8)) { s = String(decoding: Array(s.utf8)[r.range.upperBound...], as: UTF8.self) }
             guard s.contains(where: { $0 == " " || $0 == "\t" }), s.utf8.count >= 10 else { return false }
             let letters = s.unicodeScalars.filter { ($0 >= "a" && $0 <= "z") || ($0 >= "A" && $0 <= "Z") }
             guard !letters.isEmpty else { return false }
@@ -100,3 +99,6 @@ enum Lists {
         return pi == p.count
     }
 }
+
+/// Reply and forward prefixes (`Re: Fwd: `) left out of subject_is_all_caps: compiled once.
+private let replyPrefix = try? PCRERegex("^(?:(?:Re|Fwd|Fw|Aw|Antwort|WG|SV|VB|VS|VL):\\s*)+", options: [.caseless])

@@ -35,7 +35,7 @@ struct RuleFileReader {
         var cf: [String] = []
         var pre: [String] = []
         for path in paths {
-            if let entries = Self.directoryEntries(path) {
+            if let entries = Posix.directoryEntries(path)?.sorted() {
                 pre += entries.filter { $0.hasSuffix(".pre") }.map { path + "/" + $0 }
                 cf += entries.filter { $0.hasSuffix(".cf") }.map { path + "/" + $0 }
             } else if Posix.exists(path) {
@@ -43,17 +43,6 @@ struct RuleFileReader {
             }
         }
         for f in pre + cf { read(file: f, depth: 0) }
-    }
-
-    static func directoryEntries(_ path: String) -> [String]? {
-        guard let dir = opendir(path) else { return nil }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let e = readdir(dir) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != ".", name != ".." { names.append(name) }
-        }
-        return names.sorted()
     }
 
     mutating func read(file: String, depth: Int) {

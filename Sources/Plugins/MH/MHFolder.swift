@@ -65,15 +65,9 @@ public struct MHFolder: Sendable {
 
     /// The highest message number in the folder (0 when empty).
     func highestNumber() -> Int {
-        guard let dir = opendir(path) else { return 0 }
-        defer { closedir(dir) }
-        var highest = 0
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if let n = Int(name), n > highest, name.allSatisfy(\.isNumber) { highest = n }
+        (Posix.directoryEntries(path) ?? []).reduce(0) { highest, name in
+            guard name.allSatisfy(\.isNumber), let n = Int(name) else { return highest }
+            return max(highest, n)
         }
-        return highest
     }
 }

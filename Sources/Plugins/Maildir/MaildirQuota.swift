@@ -148,13 +148,13 @@ public struct MaildirQuota: Sendable {
     func rebuild() throws -> Usage {
         var used = Usage(bytes: 0, messages: 0)
         var dirs = [root]
-        for name in Self.list(root) where name.hasPrefix(".") && name != "." && name != ".." {
+        for name in Posix.directoryEntries(root) ?? [] where name.hasPrefix(".") {
             if Posix.isDirectory(root + "/" + name + "/cur") { dirs.append(root + "/" + name) }
         }
         for dir in dirs {
             for sub in ["/cur", "/new"] {
                 let path = dir + sub
-                for name in Self.list(path) where !name.hasPrefix(".") {
+                for name in Posix.directoryEntries(path) ?? [] where !name.hasPrefix(".") {
                     used.messages += 1
                     used.bytes += Self.size(fromName: name) ?? Self.fileSize(path + "/" + name)
                 }
@@ -193,16 +193,5 @@ public struct MaildirQuota: Sendable {
     static func fileSize(_ path: String) -> Int {
         var st = stat()
         return stat(path, &st) == 0 ? Int(st.st_size) : 0
-    }
-
-    static func list(_ path: String) -> [String] {
-        guard let dir = opendir(path) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
     }
 }

@@ -26,13 +26,7 @@ enum MaildirTmpCleaner {
     /// Returns the names removed.
     @discardableResult
     static func clean(_ tmp: String, host: String, now: Int) -> [String] {
-        guard let d = opendir(tmp) else { return [] }
-        var names: [String] = []
-        while let entry = readdir(d) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        closedir(d)
+        guard let names = Posix.directoryEntries(tmp) else { return [] }
         var removed: [String] = []
         for name in names {
             let path = tmp + "/" + name

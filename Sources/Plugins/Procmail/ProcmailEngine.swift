@@ -130,27 +130,19 @@ public struct ProcmailEngine: RulesEngine {
 
 /// Compiled rc files by path, kept until the file changes (its size or modification time).
 final class ProcmailRCCache: @unchecked Sendable {
-    private var entries: [String: (mtime: Int, size: Int, rc: ProcmailRC)] = [:]
-    private var lock = pthread_mutex_t()
-
-    init() { pthread_mutex_init(&lock, nil) }
+    private let entries = Locked<[String: (mtime: Int, size: Int, rc: ProcmailRC)]>([:])
 
     func load(_ path: String) throws -> ProcmailRC {
         var st = stat()
         guard stat(path, &st) == 0 else { throw SystemError("stat", path: path) }
         let mtime = Int(st.st_mtim.tv_sec) * 1_000_000_000 + Int(st.st_mtim.tv_nsec)
         let size = Int(st.st_size)
-        pthread_mutex_lock(&lock)
-        if let e = entries[path], e.mtime == mtime, e.size == size {
-            pthread_mutex_unlock(&lock)
-            return e.rc
-        }
-        pthread_mutex_unlock(&lock)
+        if let e = entries.withLock({ $0[path] }), e.mtime == mtime, e.size == size { return e.rc }
         let rc = try ProcmailCommand.load(path)
-        pthread_mutex_lock(&lock)
-        if entries.count > 10_000 { entries.removeAll() }
-        entries[path] = (mtime, size, rc)
-        pthread_mutex_unlock(&lock)
+        entries.withLock { entries in
+            if entries.count > 10_000 { entries.removeAll() }
+            entries[path] = (mtime, size, rc)
+        }
         return rc
     }
 }

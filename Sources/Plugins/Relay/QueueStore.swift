@@ -193,15 +193,7 @@ public struct QueueStore: Sendable {
 
     /// Every name in a state's directory.
     func names(in state: State) -> [String] {
-        guard let dir = opendir("\(directory)/\(state.rawValue)") else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let e = readdir(dir) {
-            names.append(withUnsafePointer(to: e.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            })
-        }
-        return names
+        Posix.directoryEntries("\(directory)/\(state.rawValue)") ?? []
     }
 
     /// The mtime of a queue file (for deferred: when it is next due), or nil.

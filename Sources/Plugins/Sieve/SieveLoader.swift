@@ -104,21 +104,17 @@ public final class SieveScriptCache: @unchecked Sendable {
         var signatures: [String: Signature?]
         var program: SieveProgram
     }
-    private var entries: [String: Entry] = [:]
-    private var lock = pthread_mutex_t()
+    private let entries = Locked<[String: Entry]>([:])
     let limit: Int
 
     public init(limit: Int = 1000) {
         self.limit = limit
-        pthread_mutex_init(&lock, nil)
     }
 
     /// The program at `path`, compiled when it is new or changed; nil when there is no file.
     public func program(at path: String, includes: SieveIncludeLocations) throws(SieveError) -> SieveProgram? {
         guard let main = Signature(path) else { return nil }
-        pthread_mutex_lock(&lock)
-        let cached = entries[path]
-        pthread_mutex_unlock(&lock)
+        let cached = entries.withLock { $0[path] }
         if let cached, cached.signatures.allSatisfy({ $0.key == path ? $0.value == main : Signature($0.key) == $0.value }) {
             return cached.program
         }
@@ -129,10 +125,10 @@ public final class SieveScriptCache: @unchecked Sendable {
         guard case .success(let program) = compiled else { return try compiled.get() }
         var signatures: [String: Signature?] = [path: main]
         for d in program.dependencies { signatures[d] = Signature(d) }
-        pthread_mutex_lock(&lock)
-        if entries.count >= limit { entries.removeAll() }
-        entries[path] = Entry(signatures: signatures, program: program)
-        pthread_mutex_unlock(&lock)
+        entries.withLock { entries in
+            if entries.count >= limit { entries.removeAll() }
+            entries[path] = Entry(signatures: signatures, program: program)
+        }
         return program
     }
 }
