@@ -156,7 +156,7 @@ let package = Package(
             sources: ["Sources/UrgentStage", "Tests/UrgentStageTests"]
         ),
         .testTarget(name: "LMTPServerTests", dependencies: ["LMTPServer", "Pipeline"]),
-        .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets"], resources: [.copy("Corpus")]),
+        .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets", "Plugins"], resources: [.copy("Corpus")]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["Pipeline", "Plugins", "PgsqlTable", "PipelineTestKit", "mdad", "mdad-deliver"],

@@ -21,7 +21,45 @@ public enum FuzzTargets {
         "procmailrc": procmailrc,
         "spamrules": spamRules,
         "smtpreply": smtpReply,
+        "milter": milter,
+        "spamd": spamd,
     ]
+
+    /// The message a fuzzed milter is asked about.
+    static let milterEnvelope: MilterSession.Envelope? = {
+        guard let m = try? Message.parse(Spool(bytes: Array("From: a@example.com\nTo: r@x.example\nSubject: hi\n\nline one\nline two\n".utf8)))
+        else { return nil }
+        return MilterSession.Envelope(queueID: "FUZZ1", hostName: "fuzz.example", sender: "a@example.com",
+                                      recipients: ["r@x.example", "s@x.example"], message: m)
+    }()
+
+    /// What a milter says, in input-chosen chunks, to a session that has sent its negotiation:
+    /// the option negotiation, replies to each step, modification requests and the verdict.
+    public static func milter(_ data: [UInt8]) { _ = milterOutcome(data) }
+
+    /// The outcome the milter conversation in `data` reaches, or nil (a protocol error, or the
+    /// input ended first); the replay tests use it to check that the seeds reach the end.
+    public static func milterOutcome(_ data: [UInt8]) -> MilterSession.Outcome? {
+        guard let envelope = milterEnvelope else { return nil }
+        var session = MilterSession(envelope, bodyLimit: 1 << 16)
+        _ = session.start()
+        var i = 0
+        while i < data.count {
+            let size = Int(data[i] % 64) + 1
+            guard let actions = try? session.receive(data[(i + 1)..<min(data.count, i + 1 + size)]) else { return nil }
+            for case .finished(let outcome) in actions { return outcome }
+            i += size + 1
+        }
+        return nil
+    }
+
+    /// A spamd reply as the spamd stage reads it: status line, headers, and the SYMBOLS and
+    /// PROCESS bodies.
+    public static func spamd(_ data: [UInt8]) {
+        guard let reply = try? SpamdProtocol.parse(Array(data.prefix(1 << 16))) else { return }
+        _ = reply.symbols
+        _ = reply.spamHeaders
+    }
 
     /// A Sieve script through the lexer, parser and compiler (includes have nowhere to come from).
     public static func sieve(_ data: [UInt8]) {
