@@ -200,9 +200,28 @@ public enum PostmapCommand {
                 if n <= 0 { break }
                 input += buffer[0..<n]
                 var start = 0
-                while let nl = input[start...].firstIndex(of: 10) {
-                    try answer(input[start..<nl])
-                    start = nl + 1
+                if cdbTables.count == 1, tables.count == 1 {
+                    // One cdb table: the whole buffer's keys in one batch, so the table can
+                    // fetch the next keys' slots while it answers this one.
+                    var keys: [Range<Int>] = []
+                    while let nl = input[start...].firstIndex(of: 10) {
+                        keys.append(start..<(nl > start && input[nl - 1] == 13 ? nl - 1 : nl))
+                        start = nl + 1
+                    }
+                    cdbTables[0].withValues(in: input, keys: keys) { i, value in
+                        guard let value else { return }
+                        found = true
+                        output += input[keys[i]]
+                        output += separator
+                        output += value
+                        output.append(10)
+                        if output.count > 65536 { try? Posix.writeAll(1, output); output.removeAll(keepingCapacity: true) }
+                    }
+                } else {
+                    while let nl = input[start...].firstIndex(of: 10) {
+                        try answer(input[start..<nl])
+                        start = nl + 1
+                    }
                 }
                 input.removeFirst(start)
             }

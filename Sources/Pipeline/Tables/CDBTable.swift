@@ -123,6 +123,68 @@ public final class CDBTable: LookupTable, @unchecked Sendable {
         return body(UnsafeRawBufferPointer(start: p, count: count))
     }
 
+    /// Which form of key the table holds, learnt from the first hit as Postfix's dict_cdb does
+    /// (it tries a key without and with a terminating NUL until one form is found, then keeps
+    /// to it, so a miss costs one probe). Guarded by `mutex`.
+    private var keyForm: KeyForm = .unknown
+    private enum KeyForm { case unknown, plain, withNul }
+
+    /// Many lookups at once (`postalias -q -` over a million keys). `keys` are ranges of `bytes`,
+    /// looked up folded to lower case (ASCII); `body(i, value)` sees the answers in order.
+    ///
+    /// A lookup in a large table is two trips to memory (the hash slot, then the record), so
+    /// while key i is looked up, the record of key i+8 and the slot of key i+16 are already
+    /// on their way (prefetch hints from the shim; they never change an answer).
+    public func withValues(in bytes: [UInt8], keys: [Range<Int>], _ body: (Int, UnsafeRawBufferPointer?) -> Void) {
+        var folded = bytes
+        for r in keys { for i in r where folded[i] >= 65 && folded[i] <= 90 { folded[i] += 32 } }
+        pthread_mutex_lock(&mutex)
+        refreshIfReplaced()
+        let current = mapping
+        var form = keyForm
+        pthread_mutex_unlock(&mutex)
+        guard let current else {
+            for i in keys.indices { body(i, nil) }
+            return
+        }
+        var cursor = current.db
+        let ahead = 8
+        var withNul: [UInt8] = []
+        folded.withUnsafeBytes { all in
+            let base = all.baseAddress!
+            let hashes = keys.map { cdb_hash(base + $0.lowerBound, UInt32($0.count)) }
+            for k in 0..<min(keys.count, 2 * ahead) { mdad_cdb_prefetch_slot(&cursor, hashes[k]) }
+            for (i, key) in keys.enumerated() {
+                if i + 2 * ahead < keys.count { mdad_cdb_prefetch_slot(&cursor, hashes[i + 2 * ahead]) }
+                if i + ahead < keys.count { mdad_cdb_prefetch_record(&cursor, hashes[i + ahead]) }
+                var found: Int32 = 0
+                var trimNul = false
+                if form != .withNul {
+                    found = cdb_find(&cursor, base + key.lowerBound, UInt32(key.count))
+                    if found > 0 { form = .plain }
+                }
+                if found <= 0, form != .plain {
+                    withNul.removeAll(keepingCapacity: true)
+                    withNul += all[key]
+                    withNul.append(0)
+                    found = withNul.withUnsafeBytes { cdb_find(&cursor, $0.baseAddress, UInt32($0.count)) }
+                    if found > 0 { form = .withNul; trimNul = true }
+                }
+                guard found > 0, let p = cdb_get(&cursor, cursor.cdb_vlen, cursor.cdb_vpos) else {
+                    body(i, nil)
+                    continue
+                }
+                var count = Int(cursor.cdb_vlen)
+                if trimNul, count > 0, p.load(fromByteOffset: count - 1, as: UInt8.self) == 0 { count -= 1 }
+                body(i, UnsafeRawBufferPointer(start: p, count: count))
+            }
+        }
+        pthread_mutex_lock(&mutex)
+        if keyForm == .unknown { keyForm = form }
+        pthread_mutex_unlock(&mutex)
+        withExtendedLifetime(current) {}
+    }
+
     static func find(_ cursor: inout cdb, _ key: [UInt8]) -> String? {
         let found = key.withUnsafeBytes { cdb_find(&cursor, $0.baseAddress, UInt32($0.count)) }
         guard found > 0, let p = cdb_get(&cursor, cursor.cdb_vlen, cursor.cdb_vpos) else { return nil }
