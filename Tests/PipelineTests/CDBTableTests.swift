@@ -25,6 +25,39 @@ struct CDBTableTests {
         #expect(t.entries().count == 2)
     }
 
+    /// The batched lookups of `postalias -q -` give what one lookup at a time gives, on a table
+    /// big enough that the prefetching runs ahead, in both key forms (a table built with NULs is
+    /// learnt from its first hit, and its misses still miss).
+    @Test(arguments: [false, true])
+    func batchedLookupsAnswerAsSingleOnes(withNul: Bool) throws {
+        let dir = temp()
+        defer { _ = system("rm -rf '\(dir)'") }
+        let w = try CDBWriter(path: dir + "/t.cdb")
+        let tail: [UInt8] = withNul ? [0] : []
+        for i in 0..<5000 { try w.add(Array("user\(i)".utf8) + tail, Array("value \(i)".utf8) + tail) }
+        try w.commit()
+        let single = try CDBTable(source: dir + "/t", name: "cdb:t")
+        let batch = try CDBTable(source: dir + "/t", name: "cdb:t")
+        var bytes: [UInt8] = []
+        var keys: [Range<Int>] = []
+        for i in stride(from: 0, to: 6000, by: 7) {
+            let key = Array((i % 3 == 0 ? "USER\(i)" : "user\(i)").utf8)   // past 4999: misses
+            keys.append(bytes.count..<(bytes.count + key.count))
+            bytes += key + [10]
+        }
+        var answers: [Int: String] = [:]
+        batch.withValues(in: bytes, keys: keys) { i, value in
+            if let value { answers[i] = String(decoding: value, as: UTF8.self) }
+        }
+        var expected: [Int: String] = [:]
+        for (i, r) in keys.enumerated() {
+            if let v = try single.lookup(String(decoding: bytes[r], as: UTF8.self)) { expected[i] = v }
+        }
+        #expect(expected.count == 715)
+        #expect(answers == expected)
+        #expect(answers[0] == "value 0" && answers[3] == "value 21")
+    }
+
     @Test func aRebuiltTableIsPickedUpWithoutReopening() throws {
         let dir = temp()
         defer { _ = system("rm -rf '\(dir)'") }
