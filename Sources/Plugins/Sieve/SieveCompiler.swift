@@ -62,13 +62,13 @@ struct SieveCompiler {
             let n = nodes[i]
             let name = n.name.lowercased()
             if name == "if" {
-                var branches: [(test: SieveTest, block: [SieveCommand])] = [(try conditionTest(n), try block(n.block ?? []))]
+                var branches: [(test: SieveTest, block: [SieveCommand], line: Int)] = [(try conditionTest(n), try block(n.block ?? []), n.line)]
                 var otherwise: [SieveCommand]? = nil
                 while i + 1 < nodes.count {
                     let next = nodes[i + 1]
                     let nn = next.name.lowercased()
                     if nn == "elsif" {
-                        branches.append((try conditionTest(next), try block(next.block ?? [])))
+                        branches.append((try conditionTest(next), try block(next.block ?? []), next.line))
                         i += 1
                     } else if nn == "else" {
                         guard next.arguments.isEmpty, next.tests.isEmpty, let b = next.block else {
