@@ -34,7 +34,9 @@ struct SieveCompiler {
         guard !tooMany else { return }
         var e = e
         if e.column == 0, let at = Self.node(on: e.line, in: node) { e.column = SieveError.column(of: at.offset, in: bytes) }
-        if e.message.contains("once at first occurrence"), errors.contains(where: { $0.message == e.message }) { return }
+        // Pigeonhole reports an unknown name once, whether it was used as a command or a test.
+        func key(_ m: String) -> String { m.hasPrefix("unknown test '") ? "unknown command '" + m.dropFirst(14) : m }
+        if e.message.contains("once at first occurrence"), errors.contains(where: { key($0.message) == key(e.message) }) { return }
         errors.append(e)
     }
 
@@ -104,14 +106,19 @@ struct SieveCompiler {
                 }
                 var branches: [(test: SieveTest, block: [SieveCommand], line: Int)] = []
                 var valid = true
-                for c in chain {
+                var reachable = true
+                for c in chain where reachable {
                     var test: SieveTest?
                     do throws(SieveError) { test = try conditionTest(c) } catch { report(error, node: c) }
+                    // As Pigeonhole folds constant tests: the block of `false` is never run and
+                    // not validated; after `true` the elsifs and the else are never run.
+                    if case .constant(false)? = test { continue }
+                    if case .constant(true)? = test { reachable = false }
                     let b = block(c.block ?? [])
                     if let test { branches.append((test, b, c.line)) } else { valid = false }
                 }
                 var otherwise: [SieveCommand]? = nil
-                if let e = elseNode {
+                if let e = elseNode, reachable {
                     if e.arguments.isEmpty, e.tests.isEmpty, let b = e.block {
                         otherwise = block(b)
                     } else {
@@ -123,7 +130,15 @@ struct SieveCompiler {
             } else {
                 do throws(SieveError) {
                     if name == "elsif" || name == "else" {
-                        throw error(n.line, "\(name) command must follow an if or elseif command")
+                        // As Pigeonhole: an elsif after a stray elsif follows "an elsif" and is
+                        // only validated.
+                        if name == "elsif", i > 0, nodes[i - 1].name.lowercased() == "elsif" {
+                            _ = block([SieveNode(name: "if", line: n.line, arguments: n.arguments, tests: n.tests,
+                                                 testList: n.testList, block: n.block, offset: n.offset)])
+                            i += 1
+                            continue
+                        }
+                        throw error(n.line, "the \(name) command must follow an if or elseif command")
                     } else if name == "require" {
                         throw error(n.line, "require command can only be placed at top level at the beginning of the file")
                     }

@@ -201,8 +201,14 @@ struct SieveParser {
         case .punct(UInt8(ascii: "(")):
             node.testList = true
             advance()
+            var after = "("
             while true {
-                guard case .identifier(let t) = token else { throw error("expected a test in the test list, but found \(describe(token))") }
+                guard case .identifier(let t) = token else {
+                    // Pigeonhole's two lines for a missing test.
+                    report(error("expecting test identifier after '\(after)' in test list, but found \(describe(token))"))
+                    throw error("failed to accept more tests for command '\(name)'")
+                }
+                after = ","
                 let tl = lexer.tokenLine, to = lexer.tokenStart
                 advance()
                 node.tests.append(try argumentsAndTests(name: t, line: tl, depth: depth + 1, offset: to))
