@@ -44,7 +44,7 @@ struct PostconfSubcommand: ParsableCommand {
             Exit status: 0 on success; 1 on an error (unknown parameter, unreadable main.cf).
             """)
 
-    @Option(name: .customShort("c"), help: "Configuration directory (default: $MDAD_CONFIG_DIR, else /etc/mdad).")
+    @Option(name: .customShort("c"), help: ArgumentHelp("Configuration directory (default: $MDAD_CONFIG_DIR, else /etc/mdad).", valueName: "DIR"))
     var configDirectory: String?
 
     @Flag(name: .customShort("n"), help: "Show only parameters set in main.cf.")
@@ -62,7 +62,7 @@ struct PostconfSubcommand: ParsableCommand {
     @Flag(name: .customShort("X"), help: "Remove the named parameters from main.cf.")
     var remove = false
 
-    @Argument(help: "Parameter names (or, with -e, 'name = value' settings).")
+    @Argument(help: ArgumentHelp("Parameter names (or, with -e, 'name = value' settings).", valueName: "NAME"))
     var arguments: [String] = []
 
     func run() throws {
@@ -100,7 +100,7 @@ struct ServeSubcommand: AsyncParsableCommand {
             listener cannot be bound (the message names the file, line or address).
             """)
 
-    @Option(name: .customShort("c"), help: "Configuration directory (default: $MDAD_CONFIG_DIR, else /etc/mdad).")
+    @Option(name: .customShort("c"), help: ArgumentHelp("Configuration directory (default: $MDAD_CONFIG_DIR, else /etc/mdad).", valueName: "DIR"))
     var configDirectory: String?
 
     func run() async throws {
@@ -146,19 +146,19 @@ struct TraceSubcommand: AsyncParsableCommand {
             configuration or the message cannot be read (the message names the file and line).
             """)
 
-    @Option(name: .customShort("c"), help: "Configuration directory (default: $MDAD_CONFIG_DIR, else /etc/mdad).")
+    @Option(name: .customShort("c"), help: ArgumentHelp("Configuration directory (default: $MDAD_CONFIG_DIR, else /etc/mdad).", valueName: "DIR"))
     var configDirectory: String?
 
-    @Option(name: .customShort("f"), help: "Envelope sender (default: the message's Return-Path, else <>).")
+    @Option(name: .customShort("f"), help: ArgumentHelp("Envelope sender (default: the message's Return-Path, else <>).", valueName: "SENDER"))
     var sender: String?
 
-    @Option(name: .customShort("a"), parsing: .upToNextOption, help: "Envelope recipients (default: $USER@$myhostname).")
+    @Option(name: .customShort("a"), parsing: .upToNextOption, help: ArgumentHelp("Envelope recipients (default: $USER@$myhostname).", valueName: "RECIPIENT"))
     var recipients: [String] = []
 
     @Flag(help: "Print JSON for tools instead of text.")
     var json = false
 
-    @Argument(help: "The message file, or - for standard input.")
+    @Argument(help: ArgumentHelp("The message file, or - for standard input.", valueName: "MESSAGE"))
     var message: String = "-"
 
     func run() async throws {
