@@ -102,6 +102,16 @@ struct TraceStagesTests {
         #expect(TraceFormat.text(report).contains("elsif test allof"))
     }
 
+    @Test func aSieveScriptThatDoesNotCompileShowsEveryError() async throws {
+        defer { cleanup() }
+        try write("user.sieve", "require \"fileinto\";\nfrob;\nfileinto 1;\n")
+        let report = try await trace("pipeline = rules\nrules_engines = sieve\nsieve = \(dir)/user.sieve\n")
+        let events = try #require(report.stages.first { $0.name == "rules" }).events.filter { $0.file == "\(dir)/user.sieve" }
+        #expect(events.map(\.line) == [2, 3], "\(events.map(\.text))")
+        #expect(events.first?.text == "script skipped: user: line 2, column 1: error: unknown command 'frob' (only reported once at first occurrence).")
+        #expect(report.recipients.first?.actions == ["store INBOX"])
+    }
+
     @Test func procmailShowsTheRecipeThatMatchedWithItsConditionsAndWeights() async throws {
         defer { cleanup() }
         try write("procmailrc", """

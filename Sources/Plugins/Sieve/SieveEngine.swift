@@ -140,7 +140,11 @@ public struct SieveEngine: RulesEngine {
         for path in paths {
             let program: SieveProgram?
             do { program = try cache.program(at: path, includes: includes(for: user)) } catch {
-                context.logger.warning("sieve: \(error.description) (script \(path) skipped)")
+                let more = error.more.isEmpty ? "" : " and \(error.more.count) more error\(error.more.count == 1 ? "" : "s")"
+                context.logger.warning("sieve: \(error.description)\(more) (script \(path) skipped)")
+                for e in error.all {
+                    recipient.trace(.note, "script skipped: \(e.description)", in: transaction, file: path, line: e.line)
+                }
                 continue
             }
             guard let program else { continue }
