@@ -71,11 +71,14 @@ public final class QueueManager: Service, Sendable {
                         for destination in starts { group.addTask { await self.worker(destination) } }
                     }
                     log.flush()
+                    QueueMetrics.recordSizes(store)
                     // Sleep until woken, until a file arrives in incoming or maildrop (their
                     // directories' mtime changes: mdad sendmail and LMTP forwards need no other
                     // signal), or until the scan interval has passed.
                     let seen = arrivals()
-                    for _ in 0..<(relay.scanInterval * 20) {
+                    for tick in 0..<(relay.scanInterval * 20) {
+                        // The queue sizes follow deliveries that finish meanwhile, once a second.
+                        if tick % 20 == 19 { QueueMetrics.recordSizes(store) }
                         if woken.withLockedValue({ let w = $0; $0 = false; return w }) || stopping.withLockedValue({ $0 }) { break }
                         if arrivals() != seen { break }
                         try? await Task.sleep(nanoseconds: 50_000_000)

@@ -250,6 +250,7 @@ actor Scheduler {
                 }
             }
         }
+        QueueMetrics.finished(!deferred.isEmpty ? "deferred" : failures.isEmpty && !m.results.values.contains { $0.outcome.status.isPermanent } ? "sent" : "bounced")
         if deferred.isEmpty {
             store.remove(id, from: .active)
             log.log("\(id): removed")

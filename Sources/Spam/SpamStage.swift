@@ -76,6 +76,7 @@ public struct SpamStage: Stage {
             // rule does not hit, the message goes on.
             context.logger.warning("\(transaction.queueID): spam: rule \(e.rule) stopped: \(e.error)")
         }
+        SpamTrace.record(result, rules: rules, in: &transaction)
         apply(result, to: &transaction)
         context.logger.info("\(transaction.queueID): spam: score=\(RuleSet.format1(result.score)) required=\(RuleSet.format1(result.requiredScore)) tests=\(result.scoredRules.map(\.name).joined(separator: ","))")
         return .continue

@@ -81,6 +81,11 @@ public struct SpamdStage: Stage {
             }
             return .continue
         }
+        if transaction.tracing {
+            // Only `mdad trace` asks again, for the report that lists each hit with its score.
+            let report = try? SpamdProtocol.parse(SpamdClient.exchange(address, SpamdProtocol.request(.report, message: bytes, user: user), timeout: timeout))
+            SpamTrace.record(reply, report: report, in: &transaction)
+        }
         var header = transaction.message.header
         let fields = reply.spamHeaders
         for name in Set(fields.map { $0.name.lowercased() }) + ["x-spam-flag", "x-spam-status", "x-spam-level"] { header.removeAll(name) }

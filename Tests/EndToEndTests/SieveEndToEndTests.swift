@@ -177,7 +177,7 @@ struct SieveEndToEndTests {
         try "require \"fileinto\";\nif true {\n  frobnicate;\n}\n".write(to: bad, atomically: true, encoding: .utf8)
         let c = try MDAD.run(["sievec", bad.path], input: Data())
         #expect(c.status != 0)
-        #expect(c.firstErrorLine == "bad: line 3: error: unknown command 'frobnicate' (only reported once at first occurrence).")
+        #expect(c.firstErrorLine == "bad: line 3, column 3: error: unknown command 'frobnicate' (only reported once at first occurrence).")
         let ok = try MDAD.run(["sievec", script.path], input: Data())
         #expect(ok.status == 0, "\(ok.stderr)")
     }

@@ -102,7 +102,7 @@ struct SieveEngineTests {
         let log = TestLog()
         try home.write(".dovecot.sieve", "require \"fileinto\";\nfileinto \"a\"\n")
         #expect(try await home.run(engine, log: log).actions.isEmpty)
-        #expect(log.lines.contains { $0.contains(".dovecot: line 3: error") }, "\(log.lines)")
+        #expect(log.lines.contains { $0.contains(".dovecot: line 3, column 1: error") }, "\(log.lines)")
         try home.write(".dovecot.sieve", "require \"reject\"; keep; reject \"x\";")
         #expect(try await home.run(engine, log: log).actions.isEmpty)
         #expect(log.lines.contains { $0.contains("runtime error") })

@@ -18,9 +18,9 @@ struct SieveLanguageTests {
     }
 
     @Test func lexerErrorsNameTheLine() {
-        #expect(SieveRun.compileError("keep;\n\"open")?.description == "test: line 2: error: end of file before end of quoted string started at line 2.")
+        #expect(SieveRun.compileError("keep;\n\"open")?.description == "test: line 2, column 6: error: end of file before end of quoted string started at line 2.")
         #expect(SieveRun.compileError("keep;\n/* open\n")?.line == 3)
-        #expect(SieveRun.compileError("keep;\n@")?.description == "test: line 2: error: unexpected character(s) starting with '@'.")
+        #expect(SieveRun.compileError("keep;\n@")?.description == "test: line 2, column 1: error: unexpected character(s) starting with '@'.")
         #expect(SieveRun.compileError("size :over 99999999999G;") != nil)
     }
 
@@ -100,8 +100,8 @@ struct SieveLanguageTests {
     }
 
     @Test func compileErrorsAreWordedAsPigeonhole() {
-        #expect(SieveRun.compileError("require \"nosuch\";")?.description == "test: line 1: error: require command: unknown Sieve capability `nosuch'.")
-        #expect(SieveRun.compileError("keep;\nfrob;")?.description == "test: line 2: error: unknown command 'frob' (only reported once at first occurrence).")
+        #expect(SieveRun.compileError("require \"nosuch\";")?.description == "test: line 1, column 1: error: require command: unknown Sieve capability `nosuch'.")
+        #expect(SieveRun.compileError("keep;\nfrob;")?.description == "test: line 2, column 1: error: unknown command 'frob' (only reported once at first occurrence).")
         #expect(SieveRun.compileError("fileinto \"x\";")?.description.contains("unknown command 'fileinto'") == true)
         #expect(SieveRun.compileError("keep;\nrequire \"fileinto\";")?.message == "require command can only be placed at top level at the beginning of the file")
         #expect(SieveRun.compileError("if true { keep; }\nelse { stop; }\nelse { stop; }")?.line == 3)

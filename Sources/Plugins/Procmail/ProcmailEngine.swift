@@ -83,7 +83,10 @@ public struct ProcmailEngine: RulesEngine {
         // deliver has become the user) or an unprivileged one.
         interpreter.commandsAllowed = geteuid() != 0 || geteuid() == user.uid
         let outcome = interpreter.run(rcs)
-        for t in outcome.trace { context.logger.debug("\(recipient.address): procmail: \(t.file), line \(t.line): \(t.text)") }
+        for t in outcome.trace {
+            context.logger.debug("\(recipient.address): procmail: \(t.file), line \(t.line): \(t.text)")
+            recipient.trace(.match, t.text, in: transaction, file: t.file, line: t.line)
+        }
 
         if outcome.exitCode != 0 {
             let (status, text) = SysExit.meaning(ofExitCode: outcome.exitCode)

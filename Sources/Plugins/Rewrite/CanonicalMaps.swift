@@ -39,11 +39,13 @@ public struct CanonicalMaps: Sendable {
 
     /// The mapped mailbox, or the same one when no table answers. Throws ``TableError`` when a
     /// table cannot answer, and a ``DeliveryStatus`` (4.3.0) for a mapping loop.
-    public func rewrite(_ mailbox: Mailbox, log: (String) -> Void = { _ in }) throws -> Mailbox {
+    /// `hit` hears each table that answered and the key it answered (for `mdad trace`).
+    public func rewrite(_ mailbox: Mailbox, log: (String) -> Void = { _ in },
+                        hit: (_ table: String, _ key: String) -> Void = { _, _ in }) throws -> Mailbox {
         if mailbox.isNull || tables.isEmpty { return mailbox }
         var current = mailbox
         for _ in 0..<Self.maxNesting {
-            guard let next = try lookupOnce(current, log: log) else { return current }
+            guard let next = try lookupOnce(current, log: log, hit: hit) else { return current }
             if next.localPart.lowercased() == current.localPart.lowercased(),
                next.domain?.lowercased() == current.domain?.lowercased() {
                 return current
@@ -57,7 +59,8 @@ public struct CanonicalMaps: Sendable {
 
     /// One lookup: the new local part and domain, or nil when no table answers (or the answer
     /// was refused).
-    func lookupOnce(_ m: Mailbox, log: (String) -> Void) throws(TableError) -> (localPart: String, domain: String?)? {
+    func lookupOnce(_ m: Mailbox, log: (String) -> Void,
+                    hit: (_ table: String, _ key: String) -> Void = { _, _ in }) throws(TableError) -> (localPart: String, domain: String?)? {
         let local = m.localPart
         let domain = m.domain
         let full = domain.map { local + "@" + $0 } ?? local
@@ -90,6 +93,7 @@ public struct CanonicalMaps: Sendable {
                     answer = try table.lookup(key.lowercased())
                 }
                 guard let answer else { continue }
+                hit(table.name, key)
                 return result(answer, base: base, ext: stripped && propagateExtensions ? ext : "", table: table.name,
                               key: key, log: log)
             }

@@ -92,24 +92,40 @@ public struct RewriteStage: Stage {
     }
 
     /// One address through every step that applies to its class.
+    /// `why` hears each step that changed the address: the parameter and, for a map, the
+    /// table and key that answered (what `mdad trace` shows).
     public func rewrite(_ mailbox: Mailbox, as kind: AddressClasses, qualifier: AddressQualifier,
-                        log: (String) -> Void = { _ in }) throws -> Mailbox {
+                        log: (String) -> Void = { _ in }, why: (String) -> Void = { _ in }) throws -> Mailbox {
         var m = qualifier.rewrite(mailbox)
+        if m != mailbox { why("standard form (myorigin, append_dot_mydomain)") }
         let sender = kind.contains(.envelopeSender) || kind.contains(.headerSender)
         let own = sender ? senderCanonical : recipientCanonical
         let ownClasses = sender ? senderCanonicalClasses : recipientCanonicalClasses
-        if !own.isEmpty, ownClasses.contains(kind) { m = try own.rewrite(m, log: log) }
-        if !canonical.isEmpty, canonicalClasses.contains(kind) { m = try canonical.rewrite(m, log: log) }
-        if !masquerade.isEmpty, masqueradeClasses.contains(kind) { m = masquerade.rewrite(m) }
+        let ownName = sender ? "sender_canonical_maps" : "recipient_canonical_maps"
+        if !own.isEmpty, ownClasses.contains(kind) {
+            m = try own.rewrite(m, log: log) { why("\(ownName) \($0) key \($1)") }
+        }
+        if !canonical.isEmpty, canonicalClasses.contains(kind) {
+            m = try canonical.rewrite(m, log: log) { why("canonical_maps \($0) key \($1)") }
+        }
+        if !masquerade.isEmpty, masqueradeClasses.contains(kind) {
+            let before = m
+            m = masquerade.rewrite(m)
+            if m != before { why("masquerade_domains") }
+        }
         return m
     }
 
     /// An envelope address (no brackets; empty for `<>`, which stays empty). A recipient still
     /// without a domain is local: Postfix's resolver completes it with $myhostname.
-    public func rewriteEnvelope(_ address: String, as kind: AddressClasses, log: (String) -> Void = { _ in }) throws -> String {
+    public func rewriteEnvelope(_ address: String, as kind: AddressClasses, log: (String) -> Void = { _ in },
+                                why: (String) -> Void = { _ in }) throws -> String {
         guard !address.isEmpty, let m = AddressList.parse(address).mailboxes.first else { return address }
-        var new = try rewrite(m, as: kind, qualifier: qualifier, log: log)
-        if kind == .envelopeRecipient, new.domain == nil, !new.isNull, !hostName.isEmpty { new.domain = hostName }
+        var new = try rewrite(m, as: kind, qualifier: qualifier, log: log, why: why)
+        if kind == .envelopeRecipient, new.domain == nil, !new.isNull, !hostName.isEmpty {
+            new.domain = hostName
+            why("myhostname")
+        }
         return new == m ? address : new.address
     }
 
@@ -139,7 +155,8 @@ public struct RewriteStage: Stage {
 
     /// One address header rewritten in `context`; the same field when nothing changed.
     public func rewriteHeader(_ field: HeaderField, context: HeaderRewriteScope.Context,
-                              log: (String) -> Void = { _ in }) throws -> HeaderField {
+                              log: (String) -> Void = { _ in },
+                              why: (_ before: Mailbox, _ after: Mailbox, _ steps: [String]) -> Void = { _, _, _ in }) throws -> HeaderField {
         guard let kind = AddressHeaders.classOf(field) else { return field }
         let q: AddressQualifier
         switch context {
@@ -155,7 +172,12 @@ public struct RewriteStage: Stage {
         }
         var failure: (any Error)?
         let new = AddressWriter.rewrite(field, list: list, rebuild: Self.needsRequoting(field, list)) { m in
-            do { return try rewrite(m, as: kind, qualifier: q, log: log) } catch {
+            do {
+                var steps: [String] = []
+                let new = try rewrite(m, as: kind, qualifier: q, log: log) { steps.append($0) }
+                if new != m { why(m, new, steps) }
+                return new
+            } catch {
                 failure = failure ?? error
                 return m
             }
@@ -168,9 +190,17 @@ public struct RewriteStage: Stage {
         let logger = context.logger
         let note: (String) -> Void = { logger.warning("\($0)") }
         do {
-            tx.envelope.sender = try rewriteEnvelope(tx.envelope.sender, as: .envelopeSender, log: note)
+            var steps: [String] = []
+            let sender = tx.envelope.sender
+            let newSender = try rewriteEnvelope(sender, as: .envelopeSender, log: note) { steps.append($0) }
+            tx.envelope.sender = newSender
+            if newSender != sender { tx.trace(.sender, Self.change("envelope sender", sender, newSender, steps)) }
             for i in tx.pendingIndices {
-                tx.recipients[i].address = try rewriteEnvelope(tx.recipients[i].address, as: .envelopeRecipient, log: note)
+                steps = []
+                let old = tx.recipients[i].address
+                let new = try rewriteEnvelope(old, as: .envelopeRecipient, log: note) { steps.append($0) }
+                tx.recipients[i].address = new
+                if new != old { tx.trace(.recipient, Self.change("envelope recipient", old, new, steps), recipient: old) }
             }
         } catch let e as TableError {
             throw DeliveryStatus(.temporaryFailure, "temporary failure in address rewriting", reason: "\(e)")
@@ -181,6 +211,7 @@ public struct RewriteStage: Stage {
         var outcome: Outcome?
         /// Logs an event as cleanup(8) does and says what it means for the message.
         func apply(_ e: ContentChecks.Event) -> Outcome? {
+            tx.trace(.match, Self.describe(e))
             let line = { (verb: String, text: String) in
                 "\(verb): \(e.place) \(e.text)\(from); \(who)\(text.isEmpty ? "" : ": " + text)"
             }
@@ -210,6 +241,10 @@ public struct RewriteStage: Stage {
                 var fields = [field]
                 if !checks.isEmpty, let e = try checks.checkPrimary(field) {
                     switch e.action {
+                    case .ignore, .replace, .prepend: tx.trace(.header, Self.describe(e))
+                    default: break
+                    }
+                    switch e.action {
                     case .ignore:
                         fields = []
                     case .replace(let text):
@@ -226,7 +261,12 @@ public struct RewriteStage: Stage {
                     if outcome != nil { break }
                 }
                 for f in fields {
-                    out.append(try headerContext.map { try rewriteHeader(f, context: $0, log: note) } ?? f)
+                    guard let c = headerContext else { out.append(f); continue }
+                    var changes: [String] = []
+                    out.append(try rewriteHeader(f, context: c, log: note) { before, after, steps in
+                        changes.append(Self.change("header \(f.name)", before.address, after.address, steps))
+                    })
+                    for text in changes { tx.trace(.header, text) }
                 }
             }
             tx.message.header.fields = out
@@ -237,6 +277,7 @@ public struct RewriteStage: Stage {
                 try checks.checkBody(tx.message) { e in
                     switch e.action {
                     case .ignore, .replace, .prepend:
+                        tx.trace(.body, Self.describe(e))
                         do {
                             if let complaint = try edits.add(e, spool: spool) { note("\(e.place) \(e.text): \(complaint)") }
                         } catch {
@@ -265,6 +306,30 @@ public struct RewriteStage: Stage {
         case nil:
             return .continue
         }
+    }
+
+    /// One address change as `mdad trace` tells it: `header From: a@x → b@y (canonical_maps …)`.
+    static func change(_ place: String, _ before: String, _ after: String, _ steps: [String]) -> String {
+        "\(place): <\(before)> → <\(after)>\(steps.isEmpty ? "" : " (" + steps.joined(separator: ", ") + ")")"
+    }
+
+    /// A header_checks or body_checks hit as `mdad trace` tells it.
+    static func describe(_ e: ContentChecks.Event) -> String {
+        let what: String
+        switch e.action {
+        case .reject(let status): what = "REJECT \(status.description)"
+        case .discard(let t): what = "DISCARD \(t)"
+        case .ignore: what = "IGNORE"
+        case .replace(let t): what = "REPLACE \(t)"
+        case .prepend(let t): what = "PREPEND \(t)"
+        case .warn(let t): what = "WARN \(t)"
+        case .info(let t): what = "INFO \(t)"
+        case .hold(let t): what = "HOLD \(t)"
+        case .none: what = "DUNNO"
+        case .unsupported(let w): what = "\(w) (not supported; ignored)"
+        case .invalid(let t): what = "unknown action \"\(t)\" (ignored)"
+        }
+        return "content checks matched \(e.place) \(e.text): \(what)"
     }
 
     enum Outcome {

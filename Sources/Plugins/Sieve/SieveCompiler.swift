@@ -16,25 +16,52 @@ struct SieveCompiler {
     /// (key, location, name, line) of each include, for the loader.
     var includes: [(key: String, location: SieveIncludeLocation, name: String, optional: Bool, line: Int)] = []
     var regexLimits = PCRERegex.Limits()
+    /// The script's bytes, for the columns of errors.
+    var bytes: [UInt8] = []
+    /// Every validation error so far: a command that fails is reported and skipped, and
+    /// validation goes on with the next (Pigeonhole reports all of a script's errors).
+    var errors: [SieveError] = []
 
     init(script: String) { self.script = script }
 
     func error(_ line: Int, _ message: String) -> SieveError { SieveError(script: script, line: line, message) }
 
+    var tooMany: Bool { errors.count >= SieveError.maxErrors }
+
+    /// Records an error of `node`: with the column of the command or test on the error's line,
+    /// and once only for the errors Pigeonhole reports "only once at first occurrence".
+    mutating func report(_ e: SieveError, node: SieveNode) {
+        guard !tooMany else { return }
+        var e = e
+        if e.column == 0, let at = Self.node(on: e.line, in: node) { e.column = SieveError.column(of: at.offset, in: bytes) }
+        // Pigeonhole reports an unknown name once, whether it was used as a command or a test.
+        func key(_ m: String) -> String { m.hasPrefix("unknown test '") ? "unknown command '" + m.dropFirst(14) : m }
+        if e.message.contains("once at first occurrence"), errors.contains(where: { key($0.message) == key(e.message) }) { return }
+        errors.append(e)
+    }
+
+    static func node(on line: Int, in n: SieveNode) -> SieveNode? {
+        // The innermost test on that line: a test's error points at the test, not its command.
+        for t in n.tests { if let found = node(on: line, in: t) { return found } }
+        return n.line == line ? n : nil
+    }
+
     static func compile(_ bytes: [UInt8], name: String) throws(SieveError) -> (SieveScript, [(key: String, location: SieveIncludeLocation, name: String, optional: Bool, line: Int)]) {
         let nodes = try SieveParser.parse(bytes, script: name)
         var c = SieveCompiler(script: name)
-        let commands = try c.topLevel(nodes)
+        c.bytes = bytes
+        let commands = c.topLevel(nodes)
+        if let e = SieveError.collected(c.errors, phase: "validation") { throw e }
         return (SieveScript(name: name, commands: commands, extensions: c.extensions), c.includes)
     }
 
-    mutating func topLevel(_ nodes: [SieveNode]) throws(SieveError) -> [SieveCommand] {
+    mutating func topLevel(_ nodes: [SieveNode]) -> [SieveCommand] {
         var i = 0
         while i < nodes.count, nodes[i].name.lowercased() == "require" {
-            try require(nodes[i])
+            do throws(SieveError) { try require(nodes[i]) } catch { report(error, node: nodes[i]) }
             i += 1
         }
-        return try block(Array(nodes[i...]))
+        return block(Array(nodes[i...]))
     }
 
     mutating func require(_ node: SieveNode) throws(SieveError) {
@@ -55,39 +82,72 @@ struct SieveCompiler {
         }
     }
 
-    mutating func block(_ nodes: [SieveNode]) throws(SieveError) -> [SieveCommand] {
+    mutating func block(_ nodes: [SieveNode]) -> [SieveCommand] {
         var out: [SieveCommand] = []
         var i = 0
-        while i < nodes.count {
+        while i < nodes.count, !tooMany {
             let n = nodes[i]
             let name = n.name.lowercased()
             if name == "if" {
-                var branches: [(test: SieveTest, block: [SieveCommand])] = [(try conditionTest(n), try block(n.block ?? []))]
-                var otherwise: [SieveCommand]? = nil
+                // The if, its elsifs and its else: each test and block is validated, so the
+                // errors in all of them are reported.
+                var chain = [n]
+                var elseNode: SieveNode?
                 while i + 1 < nodes.count {
-                    let next = nodes[i + 1]
-                    let nn = next.name.lowercased()
+                    let nn = nodes[i + 1].name.lowercased()
                     if nn == "elsif" {
-                        branches.append((try conditionTest(next), try block(next.block ?? [])))
+                        chain.append(nodes[i + 1])
                         i += 1
                     } else if nn == "else" {
-                        guard next.arguments.isEmpty, next.tests.isEmpty, let b = next.block else {
-                            throw error(next.line, "the else command accepts no arguments or tests and requires a block")
-                        }
-                        otherwise = try block(b)
+                        elseNode = nodes[i + 1]
                         i += 1
                         break
                     } else { break }
                 }
-                out.append(.ifChain(branches: branches, otherwise: otherwise))
-            } else if name == "elsif" || name == "else" {
-                throw error(n.line, "\(name) command must follow an if or elseif command")
-            } else if name == "require" {
-                throw error(n.line, "require command can only be placed at top level at the beginning of the file")
+                var branches: [(test: SieveTest, block: [SieveCommand], line: Int)] = []
+                var valid = true
+                var reachable = true
+                for c in chain where reachable {
+                    var test: SieveTest?
+                    do throws(SieveError) { test = try conditionTest(c) } catch { report(error, node: c) }
+                    // As Pigeonhole folds constant tests: the block of `false` is never run and
+                    // not validated; after `true` the elsifs and the else are never run.
+                    if case .constant(false)? = test { continue }
+                    if case .constant(true)? = test { reachable = false }
+                    let b = block(c.block ?? [])
+                    if let test { branches.append((test, b, c.line)) } else { valid = false }
+                }
+                var otherwise: [SieveCommand]? = nil
+                if let e = elseNode, reachable {
+                    if e.arguments.isEmpty, e.tests.isEmpty, let b = e.block {
+                        otherwise = block(b)
+                    } else {
+                        report(error(e.line, "the else command accepts no arguments or tests and requires a block"), node: e)
+                        valid = false
+                    }
+                }
+                if valid { out.append(.ifChain(branches: branches, otherwise: otherwise)) }
             } else {
-                guard n.block == nil else { throw error(n.line, "the \(name) command does not take a block") }
-                if !n.tests.isEmpty, name != "if" { throw error(n.line, "the \(name) command accepts no tests") }
-                out.append(try command(n))
+                do throws(SieveError) {
+                    if name == "elsif" || name == "else" {
+                        // As Pigeonhole: an elsif after a stray elsif follows "an elsif" and is
+                        // only validated.
+                        if name == "elsif", i > 0, nodes[i - 1].name.lowercased() == "elsif" {
+                            _ = block([SieveNode(name: "if", line: n.line, arguments: n.arguments, tests: n.tests,
+                                                 testList: n.testList, block: n.block, offset: n.offset)])
+                            i += 1
+                            continue
+                        }
+                        throw error(n.line, "the \(name) command must follow an if or elseif command")
+                    } else if name == "require" {
+                        throw error(n.line, "require command can only be placed at top level at the beginning of the file")
+                    }
+                    guard n.block == nil else { throw error(n.line, "the \(name) command does not take a block") }
+                    if !n.tests.isEmpty { throw error(n.line, "the \(name) command accepts no tests") }
+                    out.append(try command(n))
+                } catch {
+                    report(error, node: n)
+                }
             }
             i += 1
         }

@@ -140,7 +140,11 @@ public struct SieveEngine: RulesEngine {
         for path in paths {
             let program: SieveProgram?
             do { program = try cache.program(at: path, includes: includes(for: user)) } catch {
-                context.logger.warning("sieve: \(error.description) (script \(path) skipped)")
+                let more = error.more.isEmpty ? "" : " and \(error.more.count) more error\(error.more.count == 1 ? "" : "s")"
+                context.logger.warning("sieve: \(error.description)\(more) (script \(path) skipped)")
+                for e in error.all {
+                    recipient.trace(.note, "script skipped: \(e.description)", in: transaction, file: path, line: e.line)
+                }
                 continue
             }
             guard let program else { continue }
@@ -148,6 +152,13 @@ public struct SieveEngine: RulesEngine {
                 // The internal flags (imap4flags) carry from one script to the next, as in Pigeonhole.
                 let interpreter = SieveInterpreter(program: program, message: message, environment: env)
                 interpreter.flags = combined.implicitKeepFlags
+                if transaction.tracing { interpreter.traceLog = [] }
+                defer {
+                    for step in interpreter.traceLog ?? [] {
+                        recipient.trace(.match, step.text, in: transaction,
+                                        file: step.script == program.main.name ? path : step.script, line: step.line)
+                    }
+                }
                 var r = try interpreter.run()
                 if let h = r.editedHeader { message.header = h; combined.editedHeader = h; combined.headerEdited = true }
                 ran = true
@@ -165,6 +176,7 @@ public struct SieveEngine: RulesEngine {
             } catch {
                 // RFC 5228 2.10.6: a run-time error keeps the message.
                 context.logger.warning("sieve: \(SieveLoader.scriptName(path)): runtime error: \(error.description); the implicit keep applies")
+                recipient.trace(.decision, "runtime error: \(error.description); the implicit keep applies", in: transaction, file: path)
                 return .continue
             }
         }

@@ -88,6 +88,10 @@ final class SieveInterpreter {
     var started = timespec()
     /// Stores made by scripts without imap4flags: they get the final flags.
     var flagsAtEnd: [Int] = []
+    /// What `mdad trace` shows, when it asks (nil otherwise): each test that matched and each
+    /// action, with the script and line.
+    var traceLog: [SieveTraceStep]?
+    var scriptName = ""
     lazy var structure: MIMEStructure? = try? MIMEStructure.parse(message)
     lazy var messageText: MessageText? = structure.flatMap { try? MessageText(message: message, structure: $0) }
 
@@ -114,6 +118,9 @@ final class SieveInterpreter {
     func runScript(_ script: SieveScript) throws(SieveRuntimeError) -> Flow {
         let savedExtensions = extensions, savedLocals = locals, savedMatch = matchValues, savedGlobalNames = globalNames
         extensions = script.extensions
+        let savedName = scriptName
+        scriptName = script.name
+        defer { scriptName = savedName }
         locals = [:]
         matchValues = []
         globalNames = []
@@ -148,12 +155,17 @@ final class SieveInterpreter {
     }
 
     func execute(_ c: SieveCommand) throws(SieveRuntimeError) -> Flow {
+        if traceLog != nil, let (line, text) = c.traceAction { note(line, text) }
         switch c {
         case .ifChain(let branches, let otherwise):
-            for b in branches where try evaluate(b.test) {
+            for (i, b) in branches.enumerated() where try evaluate(b.test) {
+                if traceLog != nil { note(b.line, "\(i == 0 ? "if" : "elsif") test \(b.test.traceName) matched") }
                 return try execute(b.block)
             }
-            if let otherwise { return try execute(otherwise) }
+            if let otherwise {
+                if traceLog != nil, let last = branches.last { note(last.line, "no test matched: else") }
+                return try execute(otherwise)
+            }
             return .next
         case .stop:
             return .stop
@@ -233,6 +245,10 @@ final class SieveInterpreter {
             throw SieveRuntimeError(try expand(m))
         }
         return .next
+    }
+
+    func note(_ line: Int, _ text: String) {
+        if (traceLog?.count ?? 0) < env.limits.maxActions * 8 { traceLog?.append(SieveTraceStep(script: scriptName, line: line, text: text)) }
     }
 
     static func triesDelivery(_ a: SieveAction) -> Bool {

@@ -4,16 +4,58 @@ public struct SieveError: Error, Sendable, CustomStringConvertible, Equatable {
     /// The script's name as errors show it (the file name without `.sieve`).
     public var script: String
     public var line: Int
+    /// The column (1-based, in bytes) of the offending token for syntax errors, of the command
+    /// or test for validation errors; 0 when not known.
+    public var column: Int
     public var message: String
+    /// The errors found after this one: a script reports all its errors (up to
+    /// ``SieveError/maxErrors``), as Pigeonhole does; empty for a lone error.
+    public var more: [SieveError] = []
+    /// Which step failed, for the summary line: `parse` or `validation`.
+    public var phase: String = "validation"
 
-    public init(script: String, line: Int, _ message: String) {
+    /// The most errors one script reports; compilation stops there.
+    public static let maxErrors = 100
+
+    public init(script: String, line: Int, column: Int = 0, _ message: String) {
         self.script = script
         self.line = line
+        self.column = column
         self.message = message
     }
 
+    /// `name: line N, column C: error: message.` (Pigeonhole's wording, with the column).
     public var description: String {
-        line > 0 ? "\(script): line \(line): error: \(message)." : "\(script): error: \(message)."
+        guard line > 0 else { return "\(script): error: \(message)." }
+        return "\(script): line \(line)\(column > 0 ? ", column \(column)" : ""): error: \(message)."
+    }
+
+    /// Every error, this one first.
+    public var all: [SieveError] {
+        var first = self
+        first.more = []
+        return [first] + more
+    }
+
+    /// Every error on its own line, then Pigeonhole's summary (`name: error: parse failed.`).
+    public var report: String {
+        all.map { $0.description + "\n" }.joined() + "\(script): error: \(phase) failed.\n"
+    }
+
+    /// The first of `errors` carrying the others (nil when there are none).
+    static func collected(_ errors: [SieveError], phase: String) -> SieveError? {
+        guard var first = errors.first else { return nil }
+        first.more = Array(errors.dropFirst())
+        first.phase = phase
+        return first
+    }
+
+    /// The 1-based column of byte `offset` in `bytes` (bytes since the line start).
+    static func column(of offset: Int, in bytes: [UInt8]) -> Int {
+        var i = min(offset, bytes.count)
+        let stop = max(0, i - 100_000)
+        while i > stop, bytes[i - 1] != 10 { i -= 1 }
+        return min(offset, bytes.count) - i + 1
     }
 }
 
@@ -34,8 +76,9 @@ struct SieveLexer {
     let script: String
     var pos = 0
     var line = 1
-    /// The line the last token started on.
+    /// The line the last token started on, and its byte offset.
     var tokenLine = 1
+    var tokenStart = 0
     /// Longest string literal accepted (a limit on every buffer).
     static let maxStringSize = 1 << 20
 
@@ -44,11 +87,14 @@ struct SieveLexer {
         self.script = script
     }
 
-    func error(_ message: String) -> SieveError { SieveError(script: script, line: line, message) }
+    func error(_ message: String) -> SieveError {
+        SieveError(script: script, line: line, column: SieveError.column(of: pos, in: bytes), message)
+    }
 
     mutating func next() throws(SieveError) -> SieveToken {
         try skipWhitespace()
         tokenLine = line
+        tokenStart = pos
         guard pos < bytes.count else { return .end }
         let c = bytes[pos]
         switch c {
@@ -104,7 +150,7 @@ struct SieveLexer {
                 }
                 if !closed {
                     while pos < bytes.count { if bytes[pos] == 10 { line += 1 }; pos += 1 }
-                    throw SieveError(script: script, line: line, "end of file before end of bracket comment ('/* ... */') started at line \(startLine)")
+                    throw error("end of file before end of bracket comment ('/* ... */') started at line \(startLine)")
                 }
             } else { return }
         }
@@ -166,7 +212,7 @@ struct SieveLexer {
             pos += 1
             if out.count > Self.maxStringSize { throw error("string is too long") }
         }
-        throw SieveError(script: script, line: line, "end of file before end of quoted string started at line \(startLine)")
+        throw error("end of file before end of quoted string started at line \(startLine)")
     }
 
     /// `text:` then optional whitespace and a `#` comment up to the line end; lines up to one
@@ -203,6 +249,6 @@ struct SieveLexer {
             if hasNewline { line += 1 }
             if out.count > Self.maxStringSize { throw error("string is too long") }
         }
-        throw SieveError(script: script, line: line, "end of file before end of multi-line string started at line \(startLine)")
+        throw error("end of file before end of multi-line string started at line \(startLine)")
     }
 }

@@ -136,7 +136,7 @@ struct SieveDuplicateSpec: Sendable {
 enum SieveIncludeLocation: String, Sendable { case personal, global }
 
 indirect enum SieveCommand: Sendable {
-    case ifChain(branches: [(test: SieveTest, block: [SieveCommand])], otherwise: [SieveCommand]?)
+    case ifChain(branches: [(test: SieveTest, block: [SieveCommand], line: Int)], otherwise: [SieveCommand]?)
     case stop
     case keep(flags: [SieveString]?, line: Int)
     case discard(line: Int)

@@ -96,7 +96,7 @@ public enum SieveTestCommand {
         }
         let program: SieveProgram
         do { program = try SieveLoader.compile(path: o.script, includes: includes) } catch {
-            say("\(error.description)\n\(error.script): error: validation failed.\nmdad sieve-test: fatal: failed to compile sieve script\n")
+            say("\(error.report)mdad sieve-test: fatal: failed to compile sieve script\n")
             return 89
         }
         let message: Message
@@ -147,7 +147,7 @@ public enum SieveTestCommand {
             _ = try SieveLoader.compile(path: rest[0], includes: includes)
             return 0
         } catch let e as SieveError {
-            say("\(e.description)\n\(e.script): error: validation failed.\nmdad sievec: fatal: failed to compile sieve script '\(rest[0])'\n")
+            say("\(e.report)mdad sievec: fatal: failed to compile sieve script '\(rest[0])'\n")
             return 89
         } catch {
             say("mdad sievec: fatal: \(error)\n")
