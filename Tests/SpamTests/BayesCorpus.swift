@@ -35,10 +35,11 @@ struct BayesCorpus {
     static let hamSenders = ["alice@example.org", "bob@example.net", "carol@dev.example.com", "dave@example.org"]
 
     /// A message whose body words are `spamShare` spam words, the rest ham words (plus a
-    /// few shared ones); `index` makes it unique.
-    mutating func message(index: Int, spamShare: Double, words: Int = 60, kind: String) -> [UInt8] {
+    /// few shared ones); `index` makes it unique. A `neutral` message has a sender, subject
+    /// and link that neither side has seen, so its few words alone decide.
+    mutating func message(index: Int, spamShare: Double, words: Int = 60, kind: String, neutral: Bool = false) -> [UInt8] {
         let spammy = spamShare >= 0.5
-        let from = pick(spammy ? Self.spamSenders : Self.hamSenders)
+        let from = neutral ? "someone\(index)@unseen\(index).example" : pick(spammy ? Self.spamSenders : Self.hamSenders)
         var body: [String] = []
         for i in 0..<words {
             if i % 9 == 8 { body.append(pick(Self.sharedWords)); continue }
@@ -54,8 +55,8 @@ struct BayesCorpus {
             if i % 11 == 10 { lines.append(line + "."); line = "" }
         }
         if !line.isEmpty { lines.append(line + ".") }
-        let subject = (0..<4).map { _ in pick(Double(next() % 100) / 100 < spamShare ? Self.spamWords : Self.hamWords) }.joined(separator: " ")
-        let link = spammy ? "http://www.\(pick(["deals", "prizes", "pills"]))-example.biz/\(kind)\(index)" : "https://git.example.org/project/\(kind)\(index)"
+        let subject = neutral ? "note \(index)" : (0..<4).map { _ in pick(Double(next() % 100) / 100 < spamShare ? Self.spamWords : Self.hamWords) }.joined(separator: " ")
+        let link = neutral ? "" : spammy ? "http://www.\(pick(["deals", "prizes", "pills"]))-example.biz/\(kind)\(index)" : "https://git.example.org/project/\(kind)\(index)"
         let text = """
             From: \(from)
             To: user@example.com
@@ -68,7 +69,7 @@ struct BayesCorpus {
 
             \(lines.joined(separator: "\n"))
 
-            See \(link) for more.
+            \(neutral ? "" : "See \(link) for more.")
 
             """
         return Array(text.utf8)

@@ -36,6 +36,12 @@ struct BayesDifferentialTests {
                 try Data(corpus.message(index: 10_000 + i, spamShare: share, kind: kind)).write(to: d.appendingPathComponent("\(kind)-\(i)"))
             }
         }
+        // And messages with Received fields, HTML, encoded words and charsets (the rule
+        // tests' generator), half learned as spam, half as ham.
+        var varied = SpamCorpus(seed: 88)
+        for i in 0..<160 {
+            try Data(varied.message(20_000 + i)).write(to: (i % 2 == 0 ? spamDir : hamDir).appendingPathComponent("varied-\(i)"))
+        }
         for (d, flag) in [(spamDir, "--spam"), (hamDir, "--ham")] {
             let status = try Self.run("/usr/bin/sa-learn", ["-L", "--configpath=\(SpamAssassinHarness.stockRules)", "--siteconfigpath=\(harness.siteConfig.path)",
                                                            "--dbpath", saDB + "/bayes", flag, d.path], home: dir.appendingPathComponent("home").path)
@@ -50,16 +56,22 @@ struct BayesDifferentialTests {
         let bayes = BayesClassifier(store: store, settings: settings)
         let spamSummary = BayesLearnCommand.learn(paths: [spamDir.path], isSpam: true, forget: false, bayes: bayes)
         let hamSummary = BayesLearnCommand.learn(paths: [hamDir.path], isSpam: false, forget: false, bayes: bayes)
-        #expect(spamSummary.learned == 220 && hamSummary.learned == 220)
+        #expect(spamSummary.learned == 300 && hamSummary.learned == 300)
 
         // Test messages from all-ham to all-spam, short enough to land between the extremes.
         var tests: [[UInt8]] = []
-        for i in 0..<80 {
+        for i in 0..<60 {
             let share = Double(i % 21) / 20
             tests.append(corpus.message(index: i, spamShare: share, words: 8 + (i % 5) * 6, kind: "test"))
         }
+        // A few words each, in every mix: these land between the extremes.
+        for i in 60..<140 {
+            tests.append(corpus.message(index: i, spamShare: Double(i % 11) / 10, words: 2 + i % 6, kind: "test", neutral: true))
+        }
+        let plainCount = tests.count
+        for i in tests.count..<(tests.count + 60) { tests.append(varied.message(i)) }
         let judged = try harness.headers(tests)
-        var agree = 0
+        var agree = 0, agreeVaried = 0
         var differences: [String] = []
         var spread: [String: Int] = [:]
         for (i, raw) in tests.enumerated() {
@@ -70,27 +82,42 @@ struct BayesDifferentialTests {
             let result = try rules.check(Message.parse(Spool(bytes: raw)), bayes: bayes)
             let ours = Set(result.hits.keys.filter { $0.hasPrefix("BAYES_") })
             for r in saRules { spread[r, default: 0] += 1 }
-            if ours == saRules { agree += 1; continue }
+            if ours == saRules {
+                agree += 1
+                if i >= plainCount { agreeVaried += 1 }
+                continue
+            }
             let p = result.bayesProbability.map(BayesClassifier.format4) ?? "none"
-            let cause = Self.cause(sa: Double(saP), mdad: result.bayesProbability)
+            let cause = Self.cause(sa: Double(saP), mdad: result.bayesProbability, message: String(decoding: raw, as: UTF8.self))
             differences.append("message \(i): spamassassin \(saRules.sorted()) p=\(saP), mdad \(ours.sorted()) p=\(p): \(cause)")
         }
         let figure = Double(agree) / Double(tests.count) * 100
         print("Bayes differential: \(agree)/\(tests.count) messages fire the same BAYES_xx rule (\(String(format: "%.1f", figure))%)")
+        print("  of which the varied messages (Received, HTML, encodings): \(agreeVaried)/\(tests.count - plainCount)")
         print("BAYES_xx rules spamassassin fired: \(spread.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: " "))")
         for d in differences { print("  difference: \(d)") }
         #expect(spread.count >= 4, "the test messages spread over several BAYES_xx rules")
-        #expect(figure >= 95, "agreement fell below the floor")
+        // The floors this code meets: every plain message, and most of the varied ones (the
+        // differences are the token sources listed in `cause`).
+        #expect(agree - agreeVaried == plainCount, "a plain-text message without Received fields disagrees")
+        #expect(figure >= 92, "agreement fell below the floor")
     }
 
     /// Why the two answers differ, from the two probabilities.
-    static func cause(sa: Double?, mdad: Double?) -> String {
-        guard let sa, let mdad else { return "one side could not classify (no known token on one side: tokenizer difference)" }
+    static func cause(sa: Double?, mdad: Double?, message: String) -> String {
+        // The token sources mdad does not have yet (see the report in the commit): the
+        // X-Spam-Relays-* lines SpamAssassin derives from Received fields, and HTML's
+        // invisible text (I*: tokens, and left out of the visible body).
+        var sources: [String] = []
+        if message.contains("\nReceived: ") { sources.append("Received fields (SpamAssassin's X-Spam-Relays-* tokens)") }
+        if message.lowercased().contains("text/html") { sources.append("HTML (SpamAssassin's invisible-text I*: tokens)") }
+        let gap = sources.isEmpty ? "" : "; the message has " + sources.joined(separator: " and ")
+        guard let sa, let mdad else { return "one side found no strong known token\(gap)" }
         let edges = [0.01, 0.05, 0.2, 0.4, 0.6, 0.8, 0.95, 0.99, 0.999]
         if let e = edges.first(where: { min(sa, mdad) <= $0 && $0 < max(sa, mdad) }), abs(sa - mdad) < 0.02 {
-            return "probabilities straddle the bucket edge \(e) (difference \(String(format: "%.4f", abs(sa - mdad))): token order among equal strengths or rounding)"
+            return "probabilities straddle the bucket edge \(e) (difference \(String(format: "%.4f", abs(sa - mdad))): token order among equal strengths or rounding\(gap))"
         }
-        return "probabilities differ by \(String(format: "%.4f", abs(sa - mdad))): the token sets differ"
+        return "probabilities differ by \(String(format: "%.4f", abs(sa - mdad))): the token sets differ\(gap)"
     }
 
     static func run(_ program: String, _ arguments: [String], home: String) throws -> Int32 {

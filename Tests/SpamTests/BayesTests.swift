@@ -103,7 +103,7 @@ struct BayesTests {
             if n < lastSpamCount { monotonic = false }
             lastSpamCount = n
             checks += 1
-            if checks > 50, n == 500 { break }
+            if checks > 50, n == 800 { break }
         }
         let summary = await writer.value
         #expect(summary == .init(learned: 600, known: 0, errors: 0))
