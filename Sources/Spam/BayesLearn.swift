@@ -21,7 +21,7 @@ public enum BayesLearnCommand {
     static let maxMessageSize = 64 << 20
 
     /// Runs the verb; returns the exit status.
-    static func run(_ args: [String], config: Configuration, rules: RuleSet, dbPath: String?) -> Int32 {
+    static func run(_ args: [String], config: Configuration, settings: BayesSettings, dbPath: String?) -> Int32 {
         var isSpam: Bool?
         var forget = false
         var watch = false
@@ -39,7 +39,6 @@ public enum BayesLearnCommand {
                 paths.append(a)
             }
         }
-        let settings = BayesSettings(rules)
         let store: BayesStore
         do {
             let path = try dbPath ?? config.string("spam_bayes_path")

@@ -19,6 +19,13 @@ public struct BayesSettings: Sendable {
 
     public init() {}
 
+    /// From the `bayes_*` lines of the rule files at `paths`, without compiling their rules.
+    public init(paths: [String]) {
+        var reader = RuleFileReader()
+        reader.read(paths: paths)
+        self.init(reader.config.bayesSettings)
+    }
+
     /// From the `bayes_*` lines of a rule set.
     public init(_ rules: RuleSet) {
         self.init(rules.bayesSettings)

@@ -46,6 +46,8 @@ public enum SpamCommand {
         do { limits = try PCRERegex.Limits(config) } catch { return fail("\(error)") }
         let paths: [String]
         do { paths = rulePaths.isEmpty ? try config.list("spam_rules") : rulePaths } catch { return fail("\(error)") }
+        // Learning needs only the rule files' bayes_* settings, not the compiled rules.
+        if verb == "learn" { return BayesLearnCommand.run(learnFlags + files, config: config, settings: BayesSettings(paths: paths), dbPath: dbPath) }
         let rules = RuleSet.load(paths: paths, limits: limits)
         switch verb {
         case "check":
@@ -53,8 +55,6 @@ public enum SpamCommand {
             let bayes: BayesClassifier?
             do { bayes = try BayesClassifier.configured(config, rules: rules, dbPath: dbPath) } catch { return fail("\(error)") }
             return check(files, rules: rules, json: json, hostName: (try? config.string("myhostname")) ?? Posix.hostName(), bayes: bayes)
-        case "learn":
-            return BayesLearnCommand.run(learnFlags + files, config: config, rules: rules, dbPath: dbPath)
         case "lint":
             print(lint(rules, paths: paths), terminator: "")
             return rules.diagnostics.errors.isEmpty && rules.ruleCount > 0 ? 0 : 1
