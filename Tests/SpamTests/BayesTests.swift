@@ -224,3 +224,49 @@ struct BayesTests {
         #expect(tok("ab of to") == [])
     }
 }
+
+/// The spam stage with `spam_bayes = yes`: BAYES_xx fires once the store holds 200 of each,
+/// the score uses score set 2, and X-Spam-Status says what auto-learning did.
+@Suite("The spam stage with Bayes")
+struct BayesStageTests {
+    @Test func stageClassifiesAndAutoLearns() async throws {
+        let dir = BayesTests.temporary("stage")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try """
+            body BAYES_99 eval:check_bayes('0.99', '1.00')
+            tflags BAYES_99 learn
+            score BAYES_99 0 0 3.5 3.5
+            body BAYES_00 eval:check_bayes('0', '0.01')
+            tflags BAYES_00 learn
+            score BAYES_00 0 0 -1.5 -1.9
+            body MDAD_LOTTERY /lottery/
+            score MDAD_LOTTERY 1.0
+            """.write(toFile: dir + "/local.cf", atomically: true, encoding: .utf8)
+        var table = ParameterTable()
+        for p in SpamStage.parameters { table.add(p) }
+        var c = Configuration(table: table)
+        c.set("spam_rules", dir + "/local.cf")
+        c.set("spam_bayes", "yes")
+        c.set("spam_bayes_path", dir + "/db")
+        let stage = try SpamStage(configuration: c)
+        let bayes = try #require(stage.bayes)
+        var corpus = BayesCorpus(seed: 5)
+        for i in 0..<200 {
+            try BayesTests.write(corpus.message(index: i, spamShare: 0.9, kind: "s"), "\(dir)/spam/\(i)")
+            try BayesTests.write(corpus.message(index: i, spamShare: 0.1, kind: "h"), "\(dir)/ham/\(i)")
+        }
+        // Below 200 of each, Bayes is not used: score set 0, BAYES_99 cannot fire.
+        let probe = String(decoding: corpus.message(index: 900, spamShare: 1.0, kind: "p") + Array("lottery\n".utf8), as: UTF8.self)
+        var early = try Transaction.literal(probe)
+        await early.run(stage)
+        #expect(String(decoding: early.message.header["X-Spam-Status"]!.rawValue, as: UTF8.self).contains("tests=MDAD_LOTTERY"))
+        _ = BayesLearnCommand.learn(paths: ["\(dir)/spam"], isSpam: true, forget: false, bayes: bayes)
+        _ = BayesLearnCommand.learn(paths: ["\(dir)/ham"], isSpam: false, forget: false, bayes: bayes)
+        var tx = try Transaction.literal(probe)
+        await tx.run(stage)
+        let status = String(decoding: tx.message.header["X-Spam-Status"]!.rawValue, as: UTF8.self)
+        #expect(status.contains("BAYES_99"), "\(status)")
+        #expect(tx.message.header["X-Spam-Score"]?.value == "4.5")
+        #expect(status.contains("autolearn=no"), "4.5 points is between the thresholds: \(status)")
+    }
+}
