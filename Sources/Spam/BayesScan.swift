@@ -9,10 +9,11 @@ extension RuleSet {
         var m = try SpamMessage(message, envelopeFrom: envelopeFrom)
         guard let bayes, bayes.settings.useBayes else { return check(m) }
         let tokens = bayes.settings.tokenizer.tokens(m)
-        let (available, p) = try bayes.store.read { t -> (Bool, Double?) in
+        // A store that cannot be read leaves Bayes out of this message; the message goes on.
+        let (available, p) = (try? bayes.store.read { t -> (Bool, Double?) in
             guard try bayes.isAvailable(t) else { return (false, nil) }
             return (true, try bayes.probability(tokens, t))
-        }
+        }) ?? (false, nil)
         m.bayesProbability = bayes.settings.useBayesRules ? p : nil
         var result = check(m)
         result.bayesProbability = m.bayesProbability

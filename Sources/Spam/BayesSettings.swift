@@ -89,7 +89,11 @@ extension BayesClassifier {
         guard try dbPath != nil || c.bool("spam_bayes") else { return nil }
         let settings = BayesSettings(rules)
         guard settings.useBayes else { return nil }
-        let store = try BayesStore.open(directory: try dbPath ?? c.string("spam_bayes_path"))
-        return BayesClassifier(store: store, settings: settings)
+        let path = try dbPath ?? c.string("spam_bayes_path")
+        do {
+            return BayesClassifier(store: try BayesStore.open(directory: path), settings: settings)
+        } catch {
+            throw c.error("spam_bayes_path", "spam_bayes_path = \(path): cannot open the Bayes store: \(error)")
+        }
     }
 }
