@@ -53,9 +53,11 @@ let package = Package(
         // change to a rule type recompiles nothing else.
         .target(
             name: "Spam",
-            dependencies: ["Pipeline", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Pipeline", "CLMDB", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // LMDB for the Bayes token store (concurrent readers while one learner writes).
+        .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         // Built-in stages and delivery backends (Maildir) and local delivery (`mdad deliver`).
         .target(
             name: "Plugins",

@@ -101,6 +101,24 @@ def cpu_of_tree(pid):
     return total / tick
 
 
+def start_spamd(port, jobs, site, work, env):
+    """spamd on loopback with `jobs` children, local tests only, as nobody; waits until it listens."""
+    spamd = subprocess.Popen(
+        ["spamd", "-L", "-x", "-i", "127.0.0.1", "-p", str(port), "-u", "nobody", "-s", "stderr",
+         f"--max-children={jobs}", f"--min-children={jobs}", "--max-conn-per-child=1000000", f"--configpath={RULES}",
+         f"--siteconfigpath={site}", f"--pidfile={work}/spamd.pid"],
+        stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "spamd.log"), "w"), env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return spamd
+        except OSError:
+            time.sleep(0.5)
+    spamd.kill()
+    sys.exit("spamd did not start; see " + os.path.join(work, "spamd.log"))
+
+
 def run_parallel(commands):
     procs = [subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, shell=True) for c in commands]
     for p in procs:
@@ -145,21 +163,7 @@ def main():
         home = os.path.join(work, "home")
         os.makedirs(home)
         os.chmod(home, 0o777)
-        spamd = subprocess.Popen(
-            ["spamd", "-L", "-x", "-i", "127.0.0.1", "-p", str(port), "-u", "nobody", "-s", "stderr",
-             f"--max-children={jobs}", f"--min-children={jobs}", "--max-conn-per-child=1000000", f"--configpath={RULES}", f"--siteconfigpath={site}",
-             f"--pidfile={work}/spamd.pid"],
-            stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "spamd.log"), "w"), env={**os.environ, "HOME": home})
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            spamd.kill()
-            sys.exit("spamd did not start; see " + os.path.join(work, "spamd.log"))
+        spamd = start_spamd(port, jobs, site, work, {**os.environ, "HOME": home})
         # Warm up every child (rules are compiled at start, but the first message pays more).
         run_parallel([f"spamc -d 127.0.0.1 -p {port} < {files[i % len(files)]}" for i in range(jobs * 2)])
         shares = [files[i::jobs] for i in range(jobs)]

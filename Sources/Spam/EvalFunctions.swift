@@ -18,10 +18,12 @@ enum EvalFunctions {
                         "check_pyzor", "check_dns", "check_uri_host_listed", "check_hashbl", "check_senders_reputation",
                         "check_for_def_spf", "check_for_spf", "check_for_dkim", "check_for_def_dkim", "check_asn", "askdns",
                         "check_rbl_txt", "check_dns_sender", "check_arc", "check_access_database", "check_from_in_auto"]
-        return prefixes.contains { function.hasPrefix($0) } || function == "check_bayes"
+        return prefixes.contains { function.hasPrefix($0) }
     }
 
     static let table: [String: Function] = [
+        // Bayes: the probability is in (min, max] (min 0 includes 0; max "undef" has no top).
+        "check_bayes": { a, m, _ in BayesClassifier.inRange(m.bayesProbability, a) },
         // HeaderEval: no To: (nor Apparently-To:).
         "check_for_missing_to_header": { _, m, _ in
             (m.get(HeaderQuery("To")) ?? []).allSatisfy(SpamMessage.isSpace)

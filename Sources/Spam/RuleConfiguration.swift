@@ -31,6 +31,9 @@ struct RuleConfiguration: Sendable {
     var replaceRules: Set<String> = []
     var loadedPlugins: Set<String> = []
     var compat: Set<String> = []
+    /// `use_bayes`, `bayes_*` lines (auto-learn thresholds, stopwords, ignored headers …), in
+    /// order; the Bayes classifier reads them.
+    var bayesSettings: [(key: String, value: String)] = []
     /// Directives mdad does not know or does not act on: name → (count, first place seen).
     var unknownDirectives: [String: (count: Int, first: String)] = [:]
     /// Lines that could not be read, as `file:line: what was expected`.

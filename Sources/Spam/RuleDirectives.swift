@@ -107,6 +107,8 @@ extension RuleFileReader {
             break
         case "require_version", "version_tag", "test", "reuse":
             break
+        case _ where key.hasPrefix("bayes_") || key == "use_bayes" || key == "use_bayes_rules" || key == "use_learner":
+            config.bayesSettings.append((key, value))
         default:
             config.unknown(key, at: place)
         }

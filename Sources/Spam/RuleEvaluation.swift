@@ -14,6 +14,10 @@ public struct SpamResult: Sendable {
 
     /// The rules that count (hit, score not 0, not a sub-rule), sorted by name as in `tests=`.
     public var scoredRules: [(name: String, score: Double)] = []
+    /// `autolearn=` in X-Spam-Status: disabled, spam, ham, no, unavailable or failed.
+    public var autolearn = "disabled"
+    /// The Bayes probability when Bayes classified the message.
+    public var bayesProbability: Double?
 }
 
 extension RuleSet {

@@ -97,6 +97,11 @@ public final class RuleSet: Sendable {
     let welcomelist: [String]
     let blocklist: [String]
     public let limits: PCRERegex.Limits
+    /// The four score sets of every rule with a `score` line, and every rule's tflags: the
+    /// Bayes score sets and auto-learning read them.
+    let scoreSets: [String: [Double]]
+    let tflags: [String: [String]]
+    let bayesSettings: [(key: String, value: String)]
 
     /// The number of rules read, and of rules that run.
     public var ruleCount: Int { rules.count }
@@ -136,7 +141,9 @@ public final class RuleSet: Sendable {
                 score = name.hasPrefix("T_") ? 0.01 : 1.0
                 if flags.contains("nice") { score = -score }
             }
-            var enabled = score != 0 && !flags.contains("net")
+            // A rule scored only in the Bayes score sets (2, 3) still runs: BAYES_xx.
+            let bayesScored = (c.scores[name]?.dropFirst(2).contains { $0 != 0 }) ?? false
+            var enabled = (score != 0 || bayesScored) && !flags.contains("net")
             var regexes: [PCRERegex] = []
             var literals: [Int]?
             var perl: PerlRegex? = def.regex
@@ -224,6 +231,9 @@ public final class RuleSet: Sendable {
         self.welcomelist = c.welcomelistFrom
         self.blocklist = c.blocklistFrom
         self.diagnostics = d
+        self.scoreSets = c.scores
+        self.tflags = c.tflags
+        self.bayesSettings = c.bayesSettings
     }
 
     /// Depth-first order of the meta rules; a meta in a cycle is reported and left out.

@@ -15,16 +15,19 @@ public enum SpamCommand {
         var rulePaths: [String] = []
         var json = false
         var files: [String] = []
+        var learnFlags: [String] = []
+        var dbPath: String?
         var i = 0
         while i < args.count {
             let a = args[i]
             switch a {
-            case "-c", "--config", "--rules":
+            case "-c", "--config", "--rules", "--dbpath":
                 guard i + 1 < args.count else { return usage("\(a) needs a value") }
-                if a == "--rules" { rulePaths.append(args[i + 1]) } else { configDirectory = args[i + 1] }
+                if a == "--rules" { rulePaths.append(args[i + 1]) } else if a == "--dbpath" { dbPath = args[i + 1] } else { configDirectory = args[i + 1] }
                 i += 2
                 continue
             case "--json": json = true
+            case "--spam", "--ham", "--forget", "--watch", "--once": learnFlags.append(a)
             case "-h", "--help": return usage()
             default:
                 if a.hasPrefix("-"), a != "-" { return usage("unknown option \(a)") }
@@ -43,11 +46,15 @@ public enum SpamCommand {
         do { limits = try PCRERegex.Limits(config) } catch { return fail("\(error)") }
         let paths: [String]
         do { paths = rulePaths.isEmpty ? try config.list("spam_rules") : rulePaths } catch { return fail("\(error)") }
+        // Learning needs only the rule files' bayes_* settings, not the compiled rules.
+        if verb == "learn" { return BayesLearnCommand.run(learnFlags + files, config: config, settings: BayesSettings(paths: paths), dbPath: dbPath) }
         let rules = RuleSet.load(paths: paths, limits: limits)
         switch verb {
         case "check":
             guard !files.isEmpty else { return usage("spam check needs at least one message file") }
-            return check(files, rules: rules, json: json, hostName: (try? config.string("myhostname")) ?? Posix.hostName())
+            let bayes: BayesClassifier?
+            do { bayes = try BayesClassifier.configured(config, rules: rules, dbPath: dbPath) } catch { return fail("\(error)") }
+            return check(files, rules: rules, json: json, hostName: (try? config.string("myhostname")) ?? Posix.hostName(), bayes: bayes)
         case "lint":
             print(lint(rules, paths: paths), terminator: "")
             return rules.diagnostics.errors.isEmpty && rules.ruleCount > 0 ? 0 : 1
@@ -56,14 +63,14 @@ public enum SpamCommand {
         }
     }
 
-    static func check(_ files: [String], rules: RuleSet, json: Bool, hostName: String) -> Int32 {
+    static func check(_ files: [String], rules: RuleSet, json: Bool, hostName: String, bayes: BayesClassifier? = nil) -> Int32 {
         var status: Int32 = 0
         for file in files {
             let result: SpamResult
             do {
                 let bytes = file == "-" ? try readStandardInput() : try Posix.readFile(file, limit: 64 << 20)
                 let message = try Message.parse(Spool(bytes: bytes))
-                result = try rules.check(message)
+                result = try rules.check(message, bayes: bayes)
             } catch {
                 FileHandleStandardError.write("mdad spam check: \(file): \(error)\n")
                 status = 1
@@ -137,6 +144,8 @@ public enum SpamCommand {
         FileHandleStandardError.write("""
             usage: mdad spam check [-c DIR] [--rules PATH]… [--json] FILE…
                    mdad spam lint  [-c DIR] [--rules PATH]…
+                   mdad spam learn [-c DIR] [--dbpath DIR] --spam|--ham [--forget] PATH…
+                   mdad spam learn [-c DIR] [--dbpath DIR] --watch [--once] MAILDIR…
 
             """)
         return 64

@@ -65,8 +65,8 @@ extension RuleSet {
         case "VERSION": return Self.compatibleVersion
         case "SUBVERSION": return "mdad"
         case "HOSTNAME": return hostName
-        // mdad has no Bayes yet: SpamAssassin says "disabled" when Bayes is off.
-        case "AUTOLEARN": return "disabled"
+        case "AUTOLEARN": return r.autolearn
+        case "BAYES": return r.bayesProbability.map(BayesClassifier.format4) ?? "0.5"
         case "SUMMARY": return summary(r)
         case "CONTACTADDRESS": return "the administrator of that system"
         default: return nil

@@ -39,6 +39,8 @@ struct SpamMessage {
     let htmlParts: Int
     let plainParts: Int
     let mimeFacts: [String: Int]
+    /// The Bayes probability (0…1) when Bayes could classify the message; check_bayes reads it.
+    var bayesProbability: Double?
 
     /// SpamAssassin's `MAX_BODY_LINE_LENGTH`.
     static let maxLineLength = 2048

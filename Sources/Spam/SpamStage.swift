@@ -23,7 +23,7 @@ public struct SpamStage: Stage {
               "Score from which a message is spam; empty: the rule files' required_score (5.0 by default)."),
         .init("spam_max_size", .size, default: "512000",
               "Larger messages are not scanned (as spamc's default limit); 0 means no limit."),
-    ]
+    ] + BayesClassifier.parameters
 
     public let rules: RuleSet
     let folder: String?
@@ -31,6 +31,8 @@ public struct SpamStage: Stage {
     let requiredScore: Double?
     let maxSize: Int
     let hostName: String
+    /// The Bayes classifier when spam_bayes = yes.
+    public var bayes: BayesClassifier?
 
     public init(configuration c: Configuration) throws {
         let limits = try PCRERegex.Limits(c)
@@ -41,6 +43,7 @@ public struct SpamStage: Stage {
         requiredScore = try Self.number(c, "spam_required_score")
         maxSize = try c.size("spam_max_size")
         hostName = (try? c.string("myhostname")) ?? Posix.hostName()
+        bayes = try BayesClassifier.configured(c, rules: rules)
         if rules.ruleCount == 0 {
             throw c.error("spam_rules", "spam_rules = \(try c.list("spam_rules").joined(separator: ", ")): no SpamAssassin rules found; expected directories with *.cf files")
         }
@@ -69,7 +72,7 @@ public struct SpamStage: Stage {
             context.logger.info("\(transaction.queueID): spam: not scanned, size \(size) > spam_max_size \(maxSize)")
             return .continue
         }
-        var result = try rules.check(transaction.message, envelopeFrom: transaction.envelope.isNullSender ? nil : transaction.envelope.sender)
+        var result = try rules.check(transaction.message, envelopeFrom: transaction.envelope.isNullSender ? nil : transaction.envelope.sender, bayes: bayes)
         if let r = requiredScore { result.requiredScore = r }
         for e in result.matchErrors {
             // A pathological regex was cut off by pcre_match_limit / pcre_depth_limit: that
