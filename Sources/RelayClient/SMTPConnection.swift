@@ -116,6 +116,14 @@ public final class SMTPConnection: Sendable {
         let conn = SMTPConnection(channel: channel, handler: handler, relay: "\(e.host)[\(ip)]:\(e.port)", peer: "\(e.host)[\(ip)]")
         switch await handler.wait(on: channel) {
         case .ready: return .success(conn)
+        case .failed(let o) where e.settings.tlsLevel == .may && !e.settings.implicitTLS
+                                 && (o.status == .init(4, 7, 5) || o.detail.contains("STARTTLS handshake")):
+            // Opportunistic TLS: a failed handshake is not a reason to defer. Postfix's smtp(8)
+            // with `may` retries the same server at once in plaintext; so does this.
+            _ = try? await channel.close()
+            var plain = e
+            plain.settings.tlsLevel = .none
+            return await open(plain, group: group)
         case .failed(let o): return .failure(OpenFailure(outcome: o, relay: conn.relay, peer: conn.peer))
         case .done: return .failure(OpenFailure(outcome: SMTPOutcome(status: .temporaryFailure, detail: "unexpected state of %s"),
                                                 relay: conn.relay, peer: conn.peer))
