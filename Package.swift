@@ -46,6 +46,8 @@ let package = Package(
         .executableTarget(name: "RewriteBench", dependencies: ["Pipeline", "Plugins", "PipelineTestKit"], swiftSettings: strict),
         // tinycdb for compiled tables (cdb:), as Postfix's postalias/postmap write them.
         .systemLibrary(name: "CCDB", pkgConfig: "libcdb", providers: [.apt(["libcdb-dev"])]),
+        // OpenSSL's libcrypto for HMAC-SHA1 (the SRS hash); Plugins/SRS is its only user.
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // Thin shims over system calls Swift's Glibc module does not declare (syncfs, pipe2).
         .target(name: "CSystemShims"),
         // SpamAssassin-compatible rule engine, the `spam` stage and `mdad spam check|lint`: a
@@ -61,7 +63,7 @@ let package = Package(
         // Built-in stages and delivery backends (Maildir) and local delivery (`mdad deliver`).
         .target(
             name: "Plugins",
-            dependencies: ["Pipeline", "Spam", "CSystemShims", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Pipeline", "Spam", "CSystemShims", "CCrypto", .product(name: "Logging", package: "swift-log")],
             exclude: ["Pgsql"],
             swiftSettings: strict
         ),

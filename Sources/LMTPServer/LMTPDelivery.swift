@@ -28,6 +28,9 @@ public struct LMTPDelivery: Sendable {
     /// The `aliases` stage when the pipeline has one: RCPT accepts alias names, and delivery
     /// finds the mailboxes of the recipients it expands into.
     let aliases: AliasesStage?
+    /// The `srs` stage when the pipeline has one: RCPT checks bounces to our SRS addresses
+    /// (a forged or expired one is refused before the data is sent) and the chain reverses them.
+    let srs: SRSConfiguration?
     /// Quotas, checked at RCPT time (a full mailbox is refused before the data is sent) and
     /// at delivery.
     let quota: QuotaPolicy
@@ -59,6 +62,7 @@ public struct LMTPDelivery: Sendable {
         self.localDomains = Set(try configuration.list("mydestination").map { $0.lowercased() })
         self.recipientDelimiter = try configuration.string("recipient_delimiter")
         self.aliases = chain.steps.lazy.compactMap { $0.stage as? AliasesStage }.first
+        self.srs = chain.steps.lazy.compactMap { ($0.stage as? SRSStage)?.configuration }.first
         self.quota = try QuotaPolicy(configuration: configuration)
         let mode = try configuration.string("lmtp_privilege_mode")
         guard mode == "fsuid" || mode == "process" else {
@@ -105,6 +109,15 @@ public struct LMTPDelivery: Sendable {
     /// RCPT TO: an alias the chain expands, else the recipient's mailbox, or why not.
     /// `quota: false` asks only whether the recipient exists (the socketmap's question).
     public func check(_ address: String, quota checkQuota: Bool = true) -> (LMTPSession.RecipientCheck, Route?) {
+        if let srs, srs.isOurs(address) {
+            do {
+                _ = try srs.srs.reverse(address)
+                return (.accept, .alias)
+            } catch {
+                log.log("srs_reverse: <\(address)> refused: \(error)")
+                return (.refuse(error.status), nil)
+            }
+        }
         if let aliases {
             do {
                 if try aliases.isAlias(address) { return (.accept, .alias) }

@@ -19,6 +19,8 @@ extension StageRegistry {
         registry.register("milter", doc: "Run the message past the milters in milter_servers (milter protocol 6) and apply their changes and verdicts.",
                           parameters: MilterStage.parameters) { try MilterStage(configuration: $0) }
         registry.registerParameters(of: "relay", RelayParameters.all)
+        registry.register("srs", doc: "Reverse bounces to SRS addresses of srs_domain to the original sender; refuse forged or expired ones (5.7.1).",
+                          parameters: SRSStage.parameters) { try SRSStage(configuration: $0) }
         registry.register("spam", doc: "Score with SpamAssassin's rule files; X-Spam-* headers, Junk folder, reject above spam_reject_score.",
                           parameters: SpamStage.parameters) { try SpamStage(configuration: $0) }
         registry.register("rewrite", doc: "Rewrite addresses and check headers and body as Postfix's cleanup(8) does.",

@@ -116,6 +116,14 @@ public final class SMTPConnection: Sendable {
         let conn = SMTPConnection(channel: channel, handler: handler, relay: "\(e.host)[\(ip)]:\(e.port)", peer: "\(e.host)[\(ip)]")
         switch await handler.wait(on: channel) {
         case .ready: return .success(conn)
+        case .failed(let o) where e.settings.tlsLevel == .may && !e.settings.implicitTLS
+                                 && (o.status == .init(4, 7, 5) || o.detail.contains("STARTTLS handshake")):
+            // Opportunistic TLS: a failed handshake is not a reason to defer. Postfix's smtp(8)
+            // with `may` retries the same server at once in plaintext; so does this.
+            _ = try? await channel.close()
+            var plain = e
+            plain.settings.tlsLevel = .none
+            return await open(plain, group: group)
         case .failed(let o): return .failure(OpenFailure(outcome: o, relay: conn.relay, peer: conn.peer))
         case .done: return .failure(OpenFailure(outcome: SMTPOutcome(status: .temporaryFailure, detail: "unexpected state of %s"),
                                                 relay: conn.relay, peer: conn.peer))
@@ -271,6 +279,14 @@ final class SMTPClientHandler: ChannelInboundHandler, @unchecked Sendable {
             return
         }
         defer { close(fd) }
+        if session.needsDowngrade, let converted = Self.downgraded(fd, offset: b.offset, size: b.size) {
+            var out: [UInt8] = []
+            stuffer.encode(converted[...], into: &out)
+            stuffer.finish(into: &out)
+            context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: out)), promise: nil)
+            perform(session.bodySent(), context)
+            return
+        }
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         var offset = b.offset, left = b.size
         while left > 0 {
@@ -287,6 +303,21 @@ final class SMTPClientHandler: ChannelInboundHandler, @unchecked Sendable {
         stuffer.finish(into: &tail)
         if !tail.isEmpty { context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: tail)), promise: nil) }
         perform(session.bodySent(), context)
+    }
+
+    /// The message read whole and downgraded to 7 bits, or nil to send it as it is (not MIME,
+    /// nothing to convert, or larger than a downgrade is done in memory for: Postfix sends
+    /// what it cannot convert unchanged too).
+    static func downgraded(_ fd: Int32, offset: Int, size: Int) -> [UInt8]? {
+        guard size <= 64 << 20 else { return nil }
+        var bytes = [UInt8](repeating: 0, count: size)
+        var done = 0
+        while done < size {
+            let n = bytes.withUnsafeMutableBytes { (try? Posix.pread(fd, into: UnsafeMutableRawBufferPointer(rebasing: $0[done...]), offset: offset + done)) ?? 0 }
+            if n <= 0 { return nil }
+            done += n
+        }
+        return EightBitDowngrade.convert(bytes)
     }
 
     func armTimer(_ context: ChannelHandlerContext) {

@@ -79,10 +79,15 @@ final class LMTPInstance: @unchecked Sendable {
 
     /// Runs the Python client; returns its JSON output.
     func client(_ scenario: String, address: String? = nil, stdin: String? = nil) throws -> [String: Any] {
+        try Self.lmtpClient(scenario, address: address ?? "127.0.0.1:\(port)", stdin: stdin)
+    }
+
+    /// Runs the Python client against any LMTP server; returns its JSON output.
+    static func lmtpClient(_ scenario: String, address: String, stdin: String? = nil) throws -> [String: Any] {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts/lmtp_client.py")
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", script.path, scenario, address ?? "127.0.0.1:\(port)"]
+        p.arguments = ["python3", script.path, scenario, address]
         let out = Pipe(), err = Pipe(), input = Pipe()
         p.standardOutput = out
         p.standardError = err

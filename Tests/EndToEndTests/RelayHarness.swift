@@ -120,12 +120,15 @@ final class NullClient {
     var queue: URL { root.appendingPathComponent("queue") }
     var maillog: URL { root.appendingPathComponent("maillog") }
     private(set) var pid: pid_t = 0
+    /// The loopback port `mdad serve` takes LMTP on.
+    let lmtpPort: Int
 
     init(relayhost: String, extra: String = "") throws {
         root = URL(fileURLWithPath: "/tmp/mdad-relay-\(UUID().uuidString.prefix(8))")
+        lmtpPort = try freeLoopbackPort()
         try FileManager.default.createDirectory(at: etc, withIntermediateDirectories: true)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: root.path)
-        let lmtp = try freeLoopbackPort()
+        let lmtp = lmtpPort
         let main = """
             myhostname = client.example.test
             mydomain = example.test

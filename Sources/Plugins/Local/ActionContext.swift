@@ -32,9 +32,10 @@ public struct ActionContext: Sendable {
     }
 
     /// The context for a configuration: `sendmail_path` (or mdad's own queue when it is the
-    /// null client: `default_transport = smtp` or a `relayhost`), `command_time_limit`, `recipient_delimiter`.
+    /// null client: `default_transport = smtp` or a `relayhost`), with the sender rewritten by SRS
+    /// when `srs_domain` is set; `command_time_limit`, `recipient_delimiter`.
     public init(configuration config: Configuration, sender: String, user: LocalUser?) throws(ConfigError) {
-        self.init(outbound: try QueueTransport.configured(config), sender: sender,
+        self.init(outbound: try SRSTransport.wrapping(try QueueTransport.configured(config), config), sender: sender,
                   hostName: try config.string("myhostname"), user: user,
                   commandTimeout: Double(try config.seconds("command_time_limit")),
                   recipientDelimiter: try config.string("recipient_delimiter"))

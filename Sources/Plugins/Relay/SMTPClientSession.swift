@@ -141,6 +141,9 @@ public struct SMTPClientSession: Sendable {
     var expected: [Expect] = [.greeting]
     public private(set) var tlsActive: Bool
     public private(set) var extensions: [String: String] = [:]
+    /// The message of the current transaction has 8-bit bytes and the server did not announce
+    /// 8BITMIME: the body goes out downgraded to 7 bits (``EightBitDowngrade``).
+    public var needsDowngrade: Bool { (envelope?.eightBit ?? false) && extensions["8BITMIME"] == nil }
     var triedEHLO = false
     var authenticated = false
     // The transaction in progress.

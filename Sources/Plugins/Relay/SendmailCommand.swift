@@ -103,18 +103,16 @@ public enum SendmailCommand {
         case .newaliases:
             return PostmapCommand.newaliasesFromCommandLine(o.configDirectory.map { ["-c", $0] } ?? [])
         case .smtpOnStdin:
-            say("fatal: -bs (SMTP on standard input) is not supported; submit with -t or recipients on the command line")
-            return SysExit.usage.rawValue
+            return SendmailSMTPSession.run(o, config: config, input: input, output: 1)
         case .deliver:
             return deliver(o, config: config, input: input)
         }
     }
 
     static func deliver(_ o: Options, config: Configuration, input: Int32) -> Int32 {
-        let origin: String, hostName: String, sizeLimit: Int
+        let origin: String, sizeLimit: Int
         do {
             origin = try config.string("myorigin")
-            hostName = try config.string("myhostname")
             sizeLimit = try config.size("message_size_limit")
         } catch {
             say("fatal: \(error)")
@@ -147,6 +145,27 @@ public enum SendmailCommand {
             say("fatal: No recipient addresses found in message header")
             return SysExit.dataError.rawValue
         }
+        do {
+            try inject(message, sender: sender, recipients: recipients, options: o, config: config)
+        } catch let e as ConfigError {
+            say("fatal: \(e)")
+            return SysExit.config.rawValue
+        } catch let e as DeliveryStatus {
+            say("fatal: \(e.text) (\(e.reason))")
+            return SysExit.forStatus(e.status).rawValue
+        } catch {
+            say("fatal: \(error)")
+            return SysExit.software.rawValue
+        }
+        return 0
+    }
+
+    /// Completes a message as cleanup(8) does and queues it (fsynced); returns its queue ID.
+    /// `sendmail` and `sendmail -bs` both come through here.
+    @discardableResult
+    static func inject(_ parsed: Message, sender: String, recipients: [String], options o: Options, config: Configuration) throws -> String {
+        var message = parsed
+        let origin = try config.string("myorigin"), hostName = try config.string("myhostname")
         // cleanup(8): qualify addresses in the header; add what a message must have.
         message.header.rewriteAddresses { m in
             guard m.domain == nil, !m.localPart.isEmpty else { return m }
@@ -169,29 +188,19 @@ public enum SendmailCommand {
         if !message.header.contains("Message-ID"), let f = try? HeaderField(name: "Message-Id", value: "<\(id)@\(hostName)>") {
             added.append(f)
         }
-        let transport: QueueTransport
-        do {
-            transport = QueueTransport(store: try QueueStore(configuration: config))
-            // root may make the queue (as `postfix start` does); an ordinary user needs it made.
-            if geteuid() == 0 && !Posix.isDirectory(transport.store.directory + "/incoming") { try transport.store.create() }
-        } catch {
-            say("fatal: \(error)")
-            return SysExit.config.rawValue
+        let transport = QueueTransport(store: try QueueStore(configuration: config))
+        // root may make the queue (as `postfix start` does); an ordinary user needs it made.
+        if geteuid() == 0 && !Posix.isDirectory(transport.store.directory + "/incoming") {
+            do { try transport.store.create() } catch { throw ConfigError("cannot create the queue: \(error)") }
         }
         let envelope = QueueFile(arrival: Int(time(nil)), sender: sender, envid: o.envid, ret: o.ret,
                                  recipients: recipients.map { .init(address: $0, originalRecipient: "rfc822;\($0)", notify: o.notify) },
                                  messageSize: 0)
-        do {
-            let m = message
-            try transport.enqueue(envelope) { sink in
-                for f in added { try sink.write(f.raw) }
-                try m.write(to: &sink)
-            }
-        } catch {
-            say("fatal: \(error.text) (\(error.reason))")
-            return SysExit.forStatus(error.status).rawValue
+        let m = message
+        return try transport.enqueue(envelope) { sink in
+            for f in added { try sink.write(f.raw) }
+            try m.write(to: &sink)
         }
-        return 0
     }
 
     /// Standard input up to EOF, or (without -i) up to a line holding a single dot.

@@ -160,6 +160,22 @@ elif scenario == "raw-message":
     s.sendall(message + b".\r\n")
     accepted = [r for r in out["envelope"][2:2 + len(rcpts)] if r.startswith("2")]
     out["replies"] = read_replies(s, len(accepted))
+elif scenario == "envelope":
+    # The sender on the first line of standard input (empty: <>), the recipients on the
+    # second, the message (LF lines) after them.
+    sender = sys.stdin.readline().strip()
+    rcpts = sys.stdin.readline().split()
+    message = sys.stdin.read().replace("\n", "\r\n").encode()
+    s = connect_raw()
+    read_replies(s, 1)
+    s.sendall(b"LHLO client\r\nMAIL FROM:<%s>\r\n" % sender.encode() + b"".join(b"RCPT TO:<%s>\r\n" % r.encode() for r in rcpts) + b"DATA\r\n")
+    out["envelope"] = read_replies(s, 3 + len(rcpts))
+    accepted = [r for r in out["envelope"][2:2 + len(rcpts)] if r.startswith("2")]
+    if accepted:
+        s.sendall(message + b".\r\n")
+        out["replies"] = read_replies(s, len(accepted))
+    else:
+        out["replies"] = []
 elif scenario == "many":
     # Opens three connections at once and reports each greeting.
     socks = [connect_raw() for _ in range(3)]

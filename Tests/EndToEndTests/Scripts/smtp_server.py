@@ -24,6 +24,7 @@ p.add_argument("--key")
 p.add_argument("--implicit-tls", action="store_true", help="TLS from the first byte (port 465 style)")
 p.add_argument("--no-pipelining", action="store_true")
 p.add_argument("--no-8bitmime", action="store_true")
+p.add_argument("--broken-tls", action="store_true", help="answer STARTTLS with 220, then bytes that are not TLS, and hang up")
 p.add_argument("--auth")
 p.add_argument("--size", type=int, default=0)
 p.add_argument("--lifetime", type=float, default=300)
@@ -108,6 +109,9 @@ class Handler(socketserver.StreamRequestHandler):
                 self.reply("250 scripted.test")
             elif cmd == "STARTTLS" and tls_context and not self.tls:
                 self.reply("220 2.0.0 Ready to start TLS")
+                if args.broken_tls:
+                    self.request.sendall(b"this is not a TLS record\r\n" * 4)
+                    return
                 self.request = tls_context.wrap_socket(self.request, server_side=True)
                 self.rfile = self.request.makefile("rb")
                 self.wfile = self.request.makefile("wb")
