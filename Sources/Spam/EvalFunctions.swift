@@ -21,7 +21,15 @@ enum EvalFunctions {
         return prefixes.contains { function.hasPrefix($0) } || function == "check_bayes"
     }
 
-    static let table: [String: Function] = [
+    /// Every eval implemented: these, HeaderEvalFunctions' and MIMEEvalFunctions'.
+    static let table: [String: Function] = {
+        var t = core
+        for (name, f) in HeaderEvalFunctions.table { t[name] = f }
+        for (name, f) in MIMEEvalFunctions.table { t[name] = f }
+        return t
+    }()
+
+    static let core: [String: Function] = [
         // HeaderEval: no To: (nor Apparently-To:).
         "check_for_missing_to_header": { _, m, _ in
             (m.get(HeaderQuery("To")) ?? []).allSatisfy(SpamMessage.isSpace)
