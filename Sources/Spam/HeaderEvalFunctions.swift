@@ -1,10 +1,12 @@
 import Pipeline
 
-/// More of SpamAssassin's HeaderEval plugin in Swift: `check_illegal_chars` and
-/// `check_for_shifted_date` (the DATE_IN_PAST_* and DATE_IN_FUTURE_* rules).
+/// More of SpamAssassin's HeaderEval plugin in Swift: `check_illegal_chars`,
+/// `check_for_to_in_subject` and `check_for_shifted_date` (the DATE_IN_PAST_* and
+/// DATE_IN_FUTURE_* rules).
 enum HeaderEvalFunctions {
     static let table: [String: EvalFunctions.Function] = [
         "check_illegal_chars": { a, m, _ in HeaderEvalFunctions.illegalChars(a, m) },
+        "check_for_to_in_subject": { a, m, _ in HeaderEvalFunctions.toInSubject(a.first ?? "", m) },
         "check_for_shifted_date": { a, m, _ in
             guard a.count == 2 else { return false }
             let diff = HeaderEvalFunctions.dateDifference(m)
@@ -29,6 +31,39 @@ enum HeaderEvalFunctions {
         var illegal = s.filter { isControl($0) || $0 >= 0x7F }.count
         if illegal > 0, name.lowercased() == "subject:raw", s.filter({ $0 == 0xA2 || $0 == 0xA3 || $0 == 0xAE }).count == 1 { illegal -= 1 }
         return Double(illegal) / Double(s.count) >= ratio && Double(illegal) >= count
+    }
+
+    /// check_for_to_in_subject('address'|'user'): the first To: address (or its local part)
+    /// in the Subject, where greeting spam puts it ("bob: your invoice", "Re: bob").
+    static func toInSubject(_ test: String, _ m: SpamMessage) -> Bool {
+        // get('To:addr') in scalar context: the first address only.
+        guard let all = m.get(HeaderQuery("To:addr")), let first = all.split(separator: 10).first, !first.isEmpty else { return false }
+        let to = String(decoding: first, as: UTF8.self)
+        let subject = m.get(HeaderQuery("Subject")) ?? []
+        let pattern: String
+        switch test {
+        case "address":
+            pattern = "\\b" + quote(to) + "\\b"
+        case "user":
+            let q = quote(String(to.prefix { $0 != "@" }))
+            pattern = "^(?:(?:re|fw):\\s*(?:\\w+\\s+)?\(q)$|(?-i:\(q))\\s*[,:;!?-](?:$|\\s)|\(q)$|,\\s*\(q)[,:;!?-]$)"
+        default:
+            return false
+        }
+        guard let re = try? PCRERegex(pattern, options: [.caseless]) else { return false }
+        return (try? re.firstMatch(in: subject)) != nil
+    }
+
+    /// Perl's \Q…\E: every character but letters, digits and "_" escaped.
+    static func quote(_ s: String) -> String {
+        var out = ""
+        for c in s.unicodeScalars {
+            if (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || c == "_" || c.value >= 0x80 { out.unicodeScalars.append(c) } else {
+                out += "\\"
+                out.unicodeScalars.append(c)
+            }
+        }
+        return out
     }
 
     /// `_check_date_diff`: the Date: (or Resent-Date:) time minus the closest Received: time,
