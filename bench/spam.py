@@ -2,19 +2,26 @@
 """Spam scoring speed, side by side in one run: mdad's rule engine (`mdad spam check`) and
 SpamAssassin's spamd driven by spamc, with the same rules (Debian's stock rules in
 /usr/share/spamassassin, the *.pre plugin list from /etc/spamassassin, no Bayes, local tests
-only: spamd -L) on the same generated corpus.
+only: spamd -L) on the same generated corpus; and rspamd (Debian's stock configuration, every
+network feature off: no RBLs, SURBL, fuzzy, SPF/DKIM/DMARC, redis, no modules with remote
+maps (whitelist, multimap, mime_types, mid), DNS to a dead port on loopback) driven
+by rspamc at the same concurrency. rspamd runs its own rules, so it is the reference for speed,
+not for results.
 
     bench/spam.py [MESSAGES] [--jobs N]      (build first: bench/build-release.sh)
 
-Both sides run N jobs at a time (default: the number of CPUs): spamd with N children, mdad
-as N processes each checking its share of the files. Reported: messages per second (wall
+All sides run N jobs at a time (default: the number of CPUs): spamd with N children, rspamd
+with N normal workers, mdad as N processes each checking its share of the files. rspamd
+compiles its hyperscan databases on its first start (minutes); they are kept in
+$TMPDIR/mdad-bench-rspamd-cache for the next run, and the run waits until they are loaded. Reported: messages per second (wall
 clock), CPU seconds per message (spamd: the server's and its children's CPU; mdad: the
 processes'), and mdad's rule load time, which a daemon pays once.
 """
 import os, random, resource, shutil, signal, socket, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MDAD = os.path.join(ROOT, ".build-static/release/mdad")
+# MDAD_BIN names another build to measure (a debug build gives no fair figure).
+MDAD = os.environ.get("MDAD_BIN") or os.path.join(ROOT, ".build-static/release/mdad")
 RULES = "/usr/share/spamassassin"
 
 WORDS = ("the of and to in is you that it he was for on are as with his they at be this have from or one had by word "
@@ -117,6 +124,69 @@ def start_spamd(port, jobs, site, work, env):
             time.sleep(0.5)
     spamd.kill()
     sys.exit("spamd did not start; see " + os.path.join(work, "spamd.log"))
+RSPAMD_DISABLED = ("rbl surbl fuzzy_check spf dkim dmarc arc asn emails phishing rspamd_update mx_check neural ratelimit greylist "
+                   "reputation url_redirector history_redis replies dcc p0f antivirus external_services clickhouse elastic "
+                   "metadata_exporter metric_exporter bimi dkim_signing hfilter whitelist multimap mime_types mid").split()
+
+
+def start_rspamd(work, jobs):
+    """rspamd on loopback with its own directories; returns (process, port, log path)."""
+    conf = os.path.join(work, "rspamd")
+    for sub in ("override.d", "local.d", "run", "log", "db"):
+        os.makedirs(os.path.join(conf, sub), exist_ok=True)
+    cache = os.path.join(tempfile.gettempdir(), "mdad-bench-rspamd-cache")
+    os.makedirs(cache, exist_ok=True)
+    port = free_port()
+    with open(os.path.join(conf, "rspamd.conf"), "w") as f:
+        f.write('.include "$CONFDIR/common.conf"\n'
+                'options {\n  pidfile = "$RUNDIR/rspamd.pid";\n  .include "$CONFDIR/options.inc"\n'
+                '  .include(try=true; priority=10) "$LOCAL_CONFDIR/override.d/options.inc"\n}\n'
+                'logging { type = "file"; filename = "$LOGDIR/rspamd.log"; level = "info"; }\n'
+                f'worker "normal" {{ bind_socket = "127.0.0.1:{port}"; count = {jobs}; .include "$CONFDIR/worker-normal.inc" }}\n')
+    with open(os.path.join(conf, "override.d", "options.inc"), "w") as f:
+        f.write('dns { nameserver = ["127.0.0.1:1"]; timeout = 0.1s; retransmits = 1; }\n'
+                f'local_addrs = [];\nhs_cache_dir = "{cache}";\n')
+    for m in RSPAMD_DISABLED:
+        with open(os.path.join(conf, "override.d", m + ".conf"), "w") as f:
+            f.write("enabled = false;\n")
+    with open(os.path.join(conf, "override.d", "statistic.conf"), "w") as f:
+        f.write('classifier "bayes" { enabled = false; }\n')
+    log = os.path.join(conf, "log", "rspamd.log")
+    proc = subprocess.Popen(
+        ["rspamd", "-c", os.path.join(conf, "rspamd.conf"), "-u", "root", "-g", "root", "-f", "-i",
+         "--var", f"LOCAL_CONFDIR={conf}", "--var", f"DBDIR={conf}/db", "--var", f"RUNDIR={conf}/run", "--var", f"LOGDIR={conf}/log"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None:
+        text = open(log, errors="replace").read() if os.path.exists(log) else ""
+        # The regexes are compiled to hyperscan (or were loaded from the cache) and the
+        # workers answer: rspamd runs at full speed.
+        if ("hyperscan database of" in text or "rspamd_rs_compile_cb" in text) and ping(port):
+            time.sleep(2)
+            return proc, port, log
+        time.sleep(1)
+    proc.kill()
+    sys.exit("rspamd did not start (or did not load its hyperscan database); see " + log)
+
+
+def ping(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            s.sendall(b"GET /ping HTTP/1.0\r\n\r\n")
+            return b"pong" in s.recv(4096)
+    except OSError:
+        return False
+
+
+def measure(server_pid, commands):
+    """Runs the client commands in parallel: (wall seconds, server CPU seconds, client CPU seconds)."""
+    cpu0 = cpu_of_tree(server_pid)
+    c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.time()
+    run_parallel(commands)
+    wall = time.time() - t0
+    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, cpu_of_tree(server_pid) - cpu0, (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime)
 
 
 def run_parallel(commands):
@@ -173,16 +243,17 @@ def main():
             with open(lp, "w") as f:
                 f.write("\n".join(share) + "\n")
             lists.append(lp)
-        cpu0 = cpu_of_tree(spamd.pid)
-        c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t0 = time.time()
-        run_parallel([f"while read f; do spamc -d 127.0.0.1 -p {port} < \"$f\" > /dev/null; done < {lp}" for lp in lists])
-        sa_wall = time.time() - t0
-        c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        sa_cpu = cpu_of_tree(spamd.pid) - cpu0
-        spamc_cpu = (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime)
+        sa_wall, sa_cpu, spamc_cpu = measure(spamd.pid, [f"while read f; do spamc -d 127.0.0.1 -p {port} < \"$f\" > /dev/null; done < {lp}" for lp in lists])
         spamd.send_signal(signal.SIGTERM)
         spamd.wait(timeout=60)
+
+        # rspamd, driven by rspamc (one process per message, as spamc).
+        rspamd, rport, rlog = start_rspamd(work, jobs)
+        run_parallel([f"rspamc -h 127.0.0.1:{rport} {files[i % len(files)]}" for i in range(jobs * 2)])
+        rs_wall, rs_cpu, rspamc_cpu = measure(rspamd.pid, [f"while read f; do rspamc -h 127.0.0.1:{rport} \"$f\" > /dev/null; done < {lp}" for lp in lists])
+        scanned = open(rlog, errors="replace").read().count("rspamd_task_write_log") or None
+        rspamd.send_signal(signal.SIGTERM)
+        rspamd.wait(timeout=60)
 
         # mdad: rule load alone (one message), then the corpus.
         rules = f"--rules {RULES} --rules {site}"
@@ -206,11 +277,17 @@ def main():
         md_cpu_msgs = md_cpu - jobs * load_cpu
 
         print(f"spam: {count} messages, {size / 1024:.1f} KiB average, {jobs} jobs at a time, Debian's stock rules, no Bayes, no network")
-        print(f"{'':34} {'spamd+spamc':>14} {'mdad':>14} {'ratio':>8}")
-        print(f"{'messages per second':34} {count / sa_wall:14.1f} {count / md_wall:14.1f} {sa_wall / md_wall:7.1f}x")
-        print(f"{'messages per second, rules loaded':34} {count / sa_wall:14.1f} {count / md_wall_msgs:14.1f} {sa_wall / md_wall_msgs:7.1f}x")
-        print(f"{'CPU ms per message (server)':34} {sa_cpu / count * 1000:14.2f} {md_cpu_msgs / count * 1000:14.2f} {sa_cpu / max(md_cpu_msgs, 1e-9):7.1f}x")
-        print(f"{'CPU ms per message (spamc)':34} {spamc_cpu / count * 1000:14.2f}")
+        print(f"{'':34} {'spamd+spamc':>14} {'rspamd+rspamc':>14} {'mdad':>14} {'mdad/spamd':>11} {'mdad/rspamd':>12}")
+        def row(label, sa, rs, md, higher_is_better):
+            r1 = md / sa if higher_is_better else sa / max(md, 1e-9)
+            r2 = md / rs if higher_is_better else rs / max(md, 1e-9)
+            print(f"{label:34} {sa:14.2f} {rs:14.2f} {md:14.2f} {r1:10.1f}x {r2:11.1f}x")
+        row("messages per second", count / sa_wall, count / rs_wall, count / md_wall, True)
+        row("messages per second, rules loaded", count / sa_wall, count / rs_wall, count / md_wall_msgs, True)
+        row("CPU ms per message (server)", sa_cpu / count * 1000, rs_cpu / count * 1000, md_cpu_msgs / count * 1000, False)
+        print(f"{'CPU ms per message (client)':34} {spamc_cpu / count * 1000:14.2f} {rspamc_cpu / count * 1000:14.2f}")
+        if scanned is not None and scanned < count:
+            print(f"warning: rspamd's log shows {scanned} scans for {count} messages")
         print(f"mdad rule load (once per daemon start): {load_wall * 1000:.0f} ms wall, {load_cpu * 1000:.0f} ms CPU")
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -27,6 +27,8 @@ extension StageRegistry {
                           parameters: RewriteStage.parameters) { try RewriteStage(configuration: $0) }
         registry.register("spamd", doc: "Ask a running spamd (SPAMC/1.5); its X-Spam-* headers, Junk folder, reject above spamd_reject_score.",
                           parameters: SpamdStage.parameters) { try SpamdStage(configuration: $0) }
+        registry.register("rspamd", doc: "Ask a running rspamd (HTTP /checkv2); reject, defer, tag with X-Spam-* headers or file as it says.",
+                          parameters: RspamdStage.parameters) { try RspamdStage(configuration: $0) }
         registry.register("attachments", doc: "Refuse mail with attachments of blocked types (attachment_block_extensions, attachment_block_types) with 5.7.1.",
                           parameters: AttachmentBlockStage.parameters) { try AttachmentBlockStage(configuration: $0) }
         registry.register("listtag", doc: "Prefix the Subject of mailing-list mail (List-Id) with [list-name].",

@@ -21,7 +21,15 @@ enum EvalFunctions {
         return prefixes.contains { function.hasPrefix($0) }
     }
 
-    static let table: [String: Function] = [
+    /// Every eval implemented: these, HeaderEvalFunctions' and MIMEEvalFunctions'.
+    static let table: [String: Function] = {
+        var t = core
+        for (name, f) in HeaderEvalFunctions.table { t[name] = f }
+        for (name, f) in MIMEEvalFunctions.table { t[name] = f }
+        return t
+    }()
+
+    static let core: [String: Function] = [
         // Bayes: the probability is in (min, max] (min 0 includes 0; max "undef" has no top).
         "check_bayes": { a, m, _ in BayesClassifier.inRange(m.bayesProbability, a) },
         // HeaderEval: no To: (nor Apparently-To:).

@@ -4,7 +4,8 @@ import Pipeline
 /// pseudo-header) after the modifiers, joined into the one string the rule's regex sees.
 extension SpamMessage {
     /// nil when the header is absent (a rule's `[if-unset: …]` then applies).
-    func get(_ q: HeaderQuery, in fields: [Field]? = nil) -> [UInt8]? {
+    func get(_ q: HeaderQuery, in fields: [Field]? = nil, registry: RegistryBoundaries? = nil,
+             hostFinder: RegistryBoundaries.HostFinder? = nil) -> [UInt8]? {
         let fields = fields ?? self.fields
         var results: [[UInt8]] = []
         func header(_ key: String, raw: Bool) -> [[UInt8]] {
@@ -63,10 +64,16 @@ extension SpamMessage {
             }
             results = out
         }
-        if q.host || q.ip {
-            // :host, :domain, :ip and :revip need the public-suffix list and address parsing
-            // SpamAssassin takes from RegistryBoundaries; not done (listed by lint).
-            return nil
+        if q.host || q.ip, !results.isEmpty {
+            // The TLDs come from the rule files (util_rb_tld); without them nothing is a host.
+            let rb = registry ?? RegistryBoundaries()
+            results = results.compactMap { (line: [UInt8]) -> [UInt8]? in
+                if q.host {
+                    guard let h = rb.host(in: line, afterAddr: q.addr, finder: hostFinder) else { return nil }
+                    return q.domain ? rb.trimDomain(h) : h
+                }
+                return RegistryBoundaries.ip(in: line, reversed: q.revip)
+            }
         }
         guard !results.isEmpty else { return nil }
         // $hval = join($harr[0] =~ /\n\z/ ? "" : "\n", @harr)

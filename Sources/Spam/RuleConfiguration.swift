@@ -23,6 +23,8 @@ struct RuleConfiguration: Sendable {
     var welcomelistFrom: [String] = []
     var blocklistFrom: [String] = []
     var trustedNetworks: [String] = []
+    /// `util_rb_tld`, `util_rb_2tld`, `util_rb_3tld`: for the `:host` and `:domain` modifiers.
+    var registry = RegistryBoundaries()
     var internalNetworks: [String] = []
     var replaceTags: [String: String] = [:]
     var replaceInter: [String: String] = [:]

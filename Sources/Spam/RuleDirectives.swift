@@ -78,6 +78,8 @@ extension RuleFileReader {
         case "unblacklist_from", "unblocklist_from":
             let remove = Set(Self.words(value).map { $0.lowercased() })
             config.blocklistFrom.removeAll { remove.contains($0) }
+        case "util_rb_tld", "util_rb_2tld", "util_rb_3tld":
+            config.registry.add(key, value)
         case "trusted_networks":
             config.trustedNetworks += Self.words(value)
         case "clear_trusted_networks":

@@ -10,7 +10,10 @@ public struct SpamResult: Sendable {
     /// Rules whose match was cut off by a PCRE2 limit: (rule, error). The message still passes.
     public var matchErrors: [(rule: String, error: String)] = []
 
-    public var isSpam: Bool { score >= requiredScore }
+    /// Set when something other than the score decides, as rspamd's action does; nil: the score.
+    public var verdict: Bool?
+
+    public var isSpam: Bool { verdict ?? (score >= requiredScore) }
 
     /// The rules that count (hit, score not 0, not a sub-rule), sorted by name as in `tests=`.
     public var scoredRules: [(name: String, score: Double)] = []
@@ -68,7 +71,7 @@ extension RuleSet {
 
         // header: each distinct query is looked up once.
         if let ids = byType[.header] {
-            let values = headerQueries.map { m.get($0) }
+            let values = headerQueries.map { m.get($0, registry: registry, hostFinder: hostFinder) }
             let texts = values.compactMap { $0 }
             let run = Set(candidates(.header, texts))
             for i in ids {
@@ -111,7 +114,7 @@ extension RuleSet {
                 let r = rules[i]
                 guard let h = r.header else { continue }
                 for fields in m.partFields where !fields.isEmpty {
-                    guard let v = m.get(h.query, in: fields) ?? h.ifUnset else { continue }
+                    guard let v = m.get(h.query, in: fields, registry: registry, hostFinder: hostFinder) ?? h.ifUnset else { continue }
                     if count(r, in: v, upTo: 1) > 0 { hits[i] = 1; break }
                 }
             }

@@ -102,6 +102,9 @@ public final class RuleSet: Sendable {
     let scoreSets: [String: [Double]]
     let tflags: [String: [String]]
     let bayesSettings: [(key: String, value: String)]
+    let registry: RegistryBoundaries
+    /// Compiled when a header rule asks for `:host` or `:domain`.
+    let hostFinder: RegistryBoundaries.HostFinder?
 
     /// The number of rules read, and of rules that run.
     public var ruleCount: Int { rules.count }
@@ -227,6 +230,8 @@ public final class RuleSet: Sendable {
         self.spamHeaders = headerConfig.spamHeaders
         self.hamHeaders = headerConfig.hamHeaders
         self.rewriteHeaders = c.rewriteHeaders
+        self.registry = c.registry
+        self.hostFinder = queries.contains { $0.host } ? c.registry.compileHostFinder(limits: limits) : nil
         self.reportTemplate = c.reportTemplate
         self.welcomelist = c.welcomelistFrom
         self.blocklist = c.blocklistFrom

@@ -11,7 +11,8 @@ struct SpamAssassinHarness {
     let rulesDirectory: String
     static let stockRules = "/usr/share/spamassassin"
 
-    init(rules: String? = nil) throws {
+    /// `localRules` go into the site configuration's local.cf, which mdad reads too.
+    init(rules: String? = nil, localRules: String = "") throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("mdad-sa-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         siteConfig = directory.appendingPathComponent("site")
         try FileManager.default.createDirectory(at: siteConfig, withIntermediateDirectories: true)
@@ -32,7 +33,7 @@ struct SpamAssassinHarness {
             report_safe 0
             add_header all Hits _TESTS(,)_
             add_header all Sub _SUBTESTS(,)_
-
+            \(localRules)
             """.write(to: siteConfig.appendingPathComponent("local.cf"), atomically: true, encoding: .utf8)
     }
 

@@ -68,6 +68,31 @@ struct SpamCorpus {
     static let domains = ["example.com", "example.org", "mail.example.biz", "example.ru", "gmail.com", "yahoo.com", "hotmail.com", "example.info"]
     static let mailers = ["Microsoft Outlook Express 6.00.2600.0000", "Mozilla Thunderbird 115.0", "The Bat! (v3.0.1.33)", "PHPMailer 5.2.7", "Apple Mail (2.3654)"]
 
+    /// Header fields with host names, registry boundaries (co.uk, com.au, ca.us) and IPv4 and
+    /// IPv6 addresses in the places SpamAssassin's modifiers look. 
+    mutating func registryHeaders() -> [String] {
+        var h: [String] = []
+        if chance(40) {
+            h.append("X-Mdad-Client-IP: " + pick(["[192.0.2.45]", "2001:db8::25", "[IPv6:2001:db8:0:0:1::7]", "10.1.2.3.4", "not.an.ip", "1.2.3.400",
+                                                  "via 198.51.100.23 and 203.0.113.5"]))
+        }
+        // Received: or X-Originating-IP: fields of its own would make SpamAssassin's relay rules
+        // judge (they read its relay list, X-Spam-Relays-*, which mdad does not build): these
+        // look like them under other names, the relays once or twice (for :first and :last).
+        for _ in 0..<(chance(40) ? (chance(50) ? 2 : 1) : 0) {
+            h.append("X-Mdad-Relay: from " + pick(["relay.mail.example.co.uk (relay.mail.example.co.uk [84.17.50.7])",
+                                                   "unknown (HELO foo_bar.example.com) ([2001:db8::1])", "localhost (localhost [127.0.0.1])",
+                                                   "x.y.ca.us (x.y.ca.us [203.0.113.9])", "mx.example.com.au (mx.example.com.au [203.0.113.77])"])
+                + "\n\tby mx.example.net with SMTP; Wed, 25 Nov 2026 00:59:00 +0000")
+        }
+        if chance(35) {
+            h.append("X-Mdad-Host: " + pick(["see www.shop.example.co.uk now", "user@sub.example.com.au", "mail: foo@bar", "a.b.c.d.example.ru",
+                                             "nothing here", "_dmarc.example.com", "host-.example.com ok.example.org", "at WWW.Example.COM today",
+                                             "x@y.example.notatld then z.example.net", "a.b.c.ci.los-angeles.ca.us"]))
+        }
+        return h
+    }
+
     mutating func sentences(_ n: Int) -> [String] { (0..<n).map { _ in pick(Self.phrases) } }
 
     mutating func message(_ number: Int) -> [UInt8] {
@@ -110,6 +135,10 @@ struct SpamCorpus {
         if chance(15) { h.append("In-Reply-To: <prev\(number)@\(domain)>\nReferences: <root\(number)@\(domain)>\n <prev\(number)@\(domain)>") }
         if chance(10) { h.append("Organization: \(pick(["ACME Corp", "Lottery Commission", "=?iso-8859-1?Q?Soci=E9t=E9?="]))") }
         if chance(10) { h.append("X-Mailer: \(pick(Self.mailers))\n\tbuild \(number)") }
+        // Hosts and addresses for the :host, :domain, :ip and :revip modifiers, from a stream
+        // of their own so that the rest of each message stays as it was.
+        var extra = SpamCorpus(seed: UInt64(number) &+ 7919)
+        h += extra.registryHeaders()
         if chance(90) { h.append("MIME-Version: 1.0") }
 
         let text = sentences(2 + Int(next() % 5))

@@ -27,6 +27,44 @@ struct SpamDifferentialTests {
     static let hitAgreementFloor = 0.98
     /// The same with the eval: rules mdad implements in Swift (and metas over them) included.
     static let evalAgreementFloor = 0.98
+    /// The same for the header-modifier rules.
+    static let modifierAgreementFloor = 1.0
+
+    /// Header rules with the modifiers that need the registry boundaries (`:host`, `:domain`)
+    /// or an address finder (`:ip`, `:revip`), with `:first`, `:last` and `:addr`; the corpus
+    /// has fields for them (SpamCorpus.registryHeaders). Judged like the stock rules.
+    static let modifierRules = """
+        header __MDAD_RB_FROM_HOST      From:addr:host =~ /^(?:mail\\.)?example\\.(?:com|biz)$/
+        header __MDAD_RB_FROM_DOMAIN    From:addr:domain =~ /^example\\.biz$/
+        header __MDAD_RB_FROM_HOST2     From:host =~ /example\\.(?:org|ru)$/
+        header __MDAD_RB_RCVD_IP        Received:ip =~ /^10\\.\\d+\\.1\\.2$/m
+        header __MDAD_RB_RCVD_REVIP     Received:revip =~ /^2\\.1\\.\\d+\\.10$/m
+        header __MDAD_RB_RCVD_HOST      Received:host =~ /^example\\.com$/
+        header __MDAD_RB_RCVD_DOMAIN    Received:domain:last =~ /^example\\.com$/
+        header __MDAD_RB_RELAY_IP_FIRST X-Mdad-Relay:ip:first =~ /^(?:84|127)\\./
+        header __MDAD_RB_RELAY_IP_LAST  X-Mdad-Relay:ip:last =~ /^203\\./
+        header __MDAD_RB_RELAY_REVIP    X-Mdad-Relay:revip =~ /\\.203$/m
+        header __MDAD_RB_RELAY_V6       X-Mdad-Relay:ip =~ /^2001:db8::1$/m
+        header __MDAD_RB_RELAY_HOST     X-Mdad-Relay:host =~ /co\\.uk|ca\\.us|com\\.au/m
+        header __MDAD_RB_RELAY_HOST_1   X-Mdad-Relay:host:first =~ /^(?:relay\\.mail\\.example\\.co\\.uk|foo_bar\\.example\\.com)$/
+        header __MDAD_RB_RELAY_DOMAIN   X-Mdad-Relay:domain =~ /^(?:example\\.co\\.uk|y\\.ca\\.us|example\\.com\\.au|example\\.net)$/m
+        header __MDAD_RB_RELAY_DOM_LAST X-Mdad-Relay:domain:last =~ /^example\\.(?:com|net)$/
+        header __MDAD_RB_XOIP           X-Mdad-Client-IP:ip =~ /:/
+        header __MDAD_RB_XOIP_V4        X-Mdad-Client-IP:ip =~ /^(?:192|198)\\./
+        header __MDAD_RB_XOIP_REV       X-Mdad-Client-IP:revip =~ /^\\d+\\.2\\.0\\.192$/
+        header __MDAD_RB_XOIP_V6REV     X-Mdad-Client-IP:revip =~ /^5\\.2\\.0\\.0\\.0/
+        header __MDAD_RB_XOIP_NONE      X-Mdad-Client-IP:ip !~ /\\d/
+        header __MDAD_RB_XHOST          X-Mdad-Host:host =~ /\\./
+        header __MDAD_RB_XHOST_SHOP     X-Mdad-Host:host =~ /^www\\.shop\\.example\\.co\\.uk$/
+        header __MDAD_RB_XHOST_CASE     X-Mdad-Host:host =~ /^WWW\\.Example\\.COM$/
+        header __MDAD_RB_XHOST_NEXT     X-Mdad-Host:host =~ /^(?:z\\.example\\.net|ok\\.example\\.org|sub\\.example\\.com\\.au)$/
+        header __MDAD_RB_XDOMAIN        X-Mdad-Host:domain =~ /^example\\.(?:co\\.uk|com\\.au|ru|com|org|net)$/i
+        header __MDAD_RB_XDOMAIN_US     X-Mdad-Host:domain =~ /los-angeles\\.ca\\.us$/
+        header __MDAD_RB_XHOST_UNSET    X-Mdad-Host:host =~ /^$/
+        header __MDAD_RB_MSGID_DOMAIN   MESSAGEID:domain =~ /^(?:gmail|yahoo|hotmail)\\.com$/
+        header __MDAD_RB_REPLY_DOMAIN   Reply-To:addr:domain =~ /\\.(?:ru|info)$/
+        header __MDAD_RB_TOCC_HOST      ToCc:host =~ /example\\.org/
+        """
 
     /// Rules whose result is decided by regexes alone: header, body, rawbody, full, uri and
     /// mimeheader rules with a regex, and meta rules over only those.
@@ -51,7 +89,7 @@ struct SpamDifferentialTests {
 
     @Test func regexRuleHitsAgreeWithSpamAssassin() throws {
         try #require(SpamAssassinHarness.installed, "spamassassin is not installed (scripts/deps TEST_PACKAGES)")
-        let sa = try SpamAssassinHarness()
+        let sa = try SpamAssassinHarness(localRules: Self.modifierRules)
         defer { sa.remove() }
         var corpus = SpamCorpus(seed: 8)
         let messages = (0..<Self.corpusSize).map { corpus.message($0) }
@@ -92,5 +130,13 @@ struct SpamDifferentialTests {
         #expect(evalAgreement >= Self.evalAgreementFloor, "agreement with evals \(evalAgreement) fell below \(Self.evalAgreementFloor)")
         #expect(agreement >= Self.hitAgreementFloor, "hit agreement \(agreement) fell below \(Self.hitAgreementFloor)")
         #expect(both > 200, "too few hits to judge: the corpus no longer exercises the rules")
+
+        // The modifier rules alone: each must hit somewhere, and all must agree.
+        let modifiers = Set(Self.modifierRules.split(separator: "\n").compactMap { $0.split(separator: " ").dropFirst().first.map(String.init) })
+        #expect(modifiers.count >= 25 && modifiers.isSubset(of: Self.regexScope(rules)))
+        let (modifierAgreement, modifierHits) = compare(modifiers, "header modifiers :host :domain :ip :revip :first :last")
+        let silent = modifiers.filter { r in !judged.contains { $0.contains(r) } }
+        #expect(silent.isEmpty, "modifier rules SpamAssassin never hits, so they judge nothing: \(silent.sorted())")
+        #expect(modifierHits > 100 && modifierAgreement >= Self.modifierAgreementFloor, "modifier agreement \(modifierAgreement)")
     }
 }
