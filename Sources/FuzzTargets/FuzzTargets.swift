@@ -23,7 +23,29 @@ public enum FuzzTargets {
         "smtpreply": smtpReply,
         "milter": milter,
         "spamd": spamd,
+        "rspamd": rspamd,
+        "srs": srs,
     ]
+
+    /// An rspamd reply as the rspamd stage reads it: the HTTP framing, then the JSON.
+    public static func rspamd(_ data: [UInt8]) {
+        let bytes = Array(data.prefix(1 << 16))
+        if let (_, body) = try? RspamdProtocol.parseHTTP(bytes) { _ = try? RspamdProtocol.parse(json: body) }
+        _ = try? RspamdProtocol.parse(json: bytes)
+    }
+
+    static let srsSigner = SRS(domain: "forwarder.example", secrets: [Array("fuzz secret".utf8), Array("older".utf8)])
+
+    /// SRS addresses as the `srs` stage reverses them, and senders as forwards rewrite them:
+    /// whatever we signed must reverse to what it was.
+    public static func srs(_ data: [UInt8]) {
+        let text = String(decoding: data.prefix(2048), as: UTF8.self)
+        let now = 1_800_000_000
+        _ = try? srsSigner.reverse(text, now: now)
+        guard let forwarded = srsSigner.forward(text, now: now), !text.uppercased().hasPrefix("SRS") else { return }
+        let back = try? srsSigner.reverse(forwarded, now: now)
+        precondition(back == text, "SRS round trip: \(text) -> \(forwarded) -> \(String(describing: back))")
+    }
 
     /// The message a fuzzed milter is asked about.
     static let milterEnvelope: MilterSession.Envelope? = {
