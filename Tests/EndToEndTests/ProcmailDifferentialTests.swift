@@ -100,6 +100,9 @@ struct ProcmailDifferentialTests {
             let parts = rel.split(separator: "/")
             if parts.count >= 2, ["new", "cur", "tmp"].contains(parts[parts.count - 2]) {
                 maildirFiles[parts.dropLast().joined(separator: "/"), default: []].append(text)
+            } else if parts.count >= 2, let prefix = ProcmailCorpus.messageFilePrefixes.first(where: { parts.last!.hasPrefix($0) }) {
+                // procmail's unique names in a plain directory ($MSGPREFIX and four characters).
+                maildirFiles[parts.dropLast().joined(separator: "/") + "/" + prefix, default: []].append(text)
             } else if rel.hasSuffix("procmail.log") {
                 out[rel] = "(log)"
             } else {
@@ -107,7 +110,7 @@ struct ProcmailDifferentialTests {
             }
         }
         for (dir, texts) in maildirFiles {
-            for (i, t) in texts.sorted().enumerated() { out["\(dir)/#\(i)"] = t }
+            for (i, t) in texts.sorted().enumerated() { out[dir.hasSuffix("/") ? "\(dir)#\(i)" : "\(dir)/#\(i)"] = t }
         }
         return out
     }
