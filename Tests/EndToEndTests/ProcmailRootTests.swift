@@ -39,7 +39,7 @@ struct ProcmailRootTests {
             :0 fw
             | sed -e "s|^Subject: |Subject: [by $(id -u) in $(pwd) env $(env | wc -l)] |"
             :0 c
-            | (id -u; id -g; pwd; echo "$HOME") > \(home)/pipe-ran
+            | (id -u; id -g; pwd; echo "$HOME"; id -G) > \(home)/pipe-ran
             """.write(toFile: home + "/.procmailrc", atomically: true, encoding: .utf8)
         chown(home + "/.procmailrc", user.uid, user.gid)
 
@@ -71,7 +71,17 @@ struct ProcmailRootTests {
         // The pipe ran as the user: its uid and primary group, its home.
         let ran = (try? String(contentsOfFile: home + "/pipe-ran", encoding: .utf8)) ?? ""
         let lines = ran.split(separator: "\n").map(String.init)
-        #expect(lines.count == 4 && lines[0] == "\(user.uid)" && lines[1] == "\(user.gid)" && lines[3] == home, "\(lines)")
+        #expect(lines.count == 5 && lines[0] == "\(user.uid)" && lines[1] == "\(user.gid)" && lines[3] == home, "\(lines)")
+        // Its groups are the user's from the group database (initgroups), none of root's.
+        let groups = Process()
+        groups.executableURL = URL(fileURLWithPath: "/usr/bin/id")
+        groups.arguments = ["-G", user.name]
+        let out = Pipe()
+        groups.standardOutput = out
+        try groups.run()
+        groups.waitUntilExit()
+        let expected = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(lines.count == 5 && lines[4] == expected, "\(lines) vs \(expected)")
         #expect(Self.owner(home + "/pipe-ran") == user.uid)
     }
 
