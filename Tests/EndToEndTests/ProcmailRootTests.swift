@@ -76,11 +76,11 @@ struct ProcmailRootTests {
         let groups = Process()
         groups.executableURL = URL(fileURLWithPath: "/usr/bin/id")
         groups.arguments = ["-G", user.name]
-        let out = Pipe()
-        groups.standardOutput = out
+        let groupsOut = Pipe()
+        groups.standardOutput = groupsOut
         try groups.run()
         groups.waitUntilExit()
-        let expected = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let expected = String(decoding: groupsOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(lines.count == 5 && lines[4] == expected, "\(lines) vs \(expected)")
         #expect(Self.owner(home + "/pipe-ran") == user.uid)
     }
