@@ -34,7 +34,7 @@ struct ProcmailComsatTests {
     }()
 
     /// Not the differential suite's sandbox: the two suites may run at the same time.
-    static let sandbox = "/tmp/mdad-procmail-comsat"
+    static let sandbox = "/tmp/mdad-procmail-comsat-\(getpid())"
 
     @Test func notificationsAgreeWithProcmail() throws {
         guard FileManager.default.isExecutableFile(atPath: ProcmailDifferentialTests.procmail) else {

@@ -473,6 +473,21 @@ enum ProcmailCorpus {
             * ? test '$WHO' = alice
             single-quoted
             """, []),
+        ("lastfolder", """
+            MAILDIR=@SB@/mail
+            DEFAULT=$MAILDIR/inbox
+            M=`mkdir -p @SB@/mail/plain`
+            :0 c
+            mh/. plain
+            :0 c
+            | echo "[$LASTFOLDER]" | sed -e 's/msg\\.[^] ]*/msg.NAME/g' >> @SB@/mail/seen
+            :0 c
+            box
+            :0 c
+            | echo "[$LASTFOLDER]" >> @SB@/mail/seen
+            :0
+            md/
+            """, []),
         ("shift-args", """
             MAILDIR=@SB@/mail
             DEFAULT=$MAILDIR/inbox

@@ -50,9 +50,12 @@ struct ProcmailDifferentialTests {
         #expect(agreement >= Self.floor, "agreement \(same)/\(total) below the floor \(Self.floor)")
     }
 
+    /// A path of this test process's own (other checkouts may run this suite at the same time).
+    static let sandbox = "/tmp/mdad-procmail-diff-\(getpid())"
+
     /// Runs one program in a fresh sandbox at a fixed path (so paths in the results are equal).
     static func run(program: [String], rc: String, args: [String], message: String,
-                    sandbox sb: String = "/tmp/mdad-procmail-diff") throws -> Outcome {
+                    sandbox sb: String = ProcmailDifferentialTests.sandbox) throws -> Outcome {
         try? FileManager.default.removeItem(atPath: sb)
         try FileManager.default.createDirectory(atPath: sb + "/mail", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: sb) }

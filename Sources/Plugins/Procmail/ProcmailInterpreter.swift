@@ -394,6 +394,7 @@ public final class ProcmailInterpreter {
         let (kind, path) = folderKind(resolve(first))
         let startsAt = kind == .mbox ? Self.fileSize(path) : 0
         var written = delivery.folder(path, kind: kind, mail: m, raw: f.raw, isDefault: isDefault)
+            .map { Self.asNamed($0, folder: first, path: path) }
         if let w = written { lastTell = startsAt; comsatFolder = w }
         if written != nil, kind != .mbox {
             // Further directory folders get the same message (procmail links them).
@@ -404,7 +405,7 @@ public final class ProcmailInterpreter {
                 let (k, p) = folderKind(resolve(other))
                 if k == .mbox { continue }
                 if let w = delivery.folder(p, kind: k, mail: linked, raw: f.raw || kind == .maildir, isDefault: false) {
-                    written = (written ?? "") + " " + w
+                    written = (written ?? "") + " " + Self.asNamed(w, folder: other, path: p)
                 }
             }
         }
@@ -412,6 +413,15 @@ public final class ProcmailInterpreter {
         vars["LASTFOLDER"] = lastFolder
         logAbstract(folder: lastFolder, size: kind == .mbox ? m.mboxEntry(raw: f.raw).count : m.size)
         return true
+    }
+
+    /// The file written, named as the rc named its folder: procmail's LASTFOLDER keeps a
+    /// relative folder relative (`md/` → `md/new/NAME`, `mh/.` → `mh/1`, `box` → `box`).
+    static func asNamed(_ written: String, folder name: String, path: String) -> String {
+        guard written.hasPrefix(path) else { return written }
+        var base = Substring(name)
+        if base.hasSuffix("/.") { base = base.dropLast(2) } else if base.hasSuffix("/") && base.count > 1 { base = base.dropLast() }
+        return String(base + written.dropFirst(path.count))
     }
 
     // MARK: locks, logs, commands
