@@ -286,10 +286,9 @@ public struct LMTPDelivery: Sendable {
             // belong to the user mdad serve runs as (the usual one-vmail-user setup).
             if geteuid() == 0 && target.uid != 0 {
                 let r = stored.recipients[i]
-                // Commands run in a child that becomes the user entirely; files are written
-                // by this thread under the user's file-system identity (no process per copy).
-                let runsCommands = r.effectiveActions.contains { if case .pipe = $0 { true } else { false } }
-                if runsCommands || !fsidentity {
+                // Files are written by this thread under the user's file-system identity (no
+                // process per copy); commands start as the user through Subprocess.
+                if !fsidentity {
                     return PrivilegedStore.store(r, sender: stored.envelope.sender, message: stored.message,
                                                  target: target, configDirectory: configDirectory, actions: actions)
                 }

@@ -429,6 +429,65 @@ enum ProcmailCorpus {
             :0
             score-$S
             """, []),
+        ("msg-directory", """
+            MAILDIR=@SB@/mail
+            DEFAULT=$MAILDIR/inbox
+            MADE=`mkdir -p @SB@/mail/plain && echo yes`
+            :0 c
+            plain
+            :0
+            * ^Subject:.*(lunch|report)
+            plain-$MADE
+            """, []),
+        ("msg-directories-linked", """
+            MAILDIR=@SB@/mail
+            DEFAULT=$MAILDIR/inbox
+            MADE=`mkdir -p @SB@/mail/plain @SB@/mail/other`
+            :0
+            * ^From:.*(alice|dave)
+            plain other mh/.
+            :0 c
+            * ^To:.*bob
+            other
+            """, []),
+        ("msgprefix", """
+            MAILDIR=@SB@/mail
+            DEFAULT=$MAILDIR/plain
+            MADE=`mkdir -p @SB@/mail/plain`
+            MSGPREFIX=note_
+            :0 b
+            * ^Subject:.*won
+            plain
+            """, []),
+        ("program-variables", """
+            MAILDIR=@SB@/mail
+            DEFAULT=$MAILDIR/inbox
+            WHO=`echo alice`
+            :0 c
+            * ? test "$WHO" = alice
+            by-$WHO
+            :0 c
+            * ? test ${WHO} = bob
+            not-bob
+            :0
+            * ? test '$WHO' = alice
+            single-quoted
+            """, []),
+        ("lastfolder", """
+            MAILDIR=@SB@/mail
+            DEFAULT=$MAILDIR/inbox
+            M=`mkdir -p @SB@/mail/plain`
+            :0 c
+            mh/. plain
+            :0 c
+            | echo "[$LASTFOLDER]" | sed -e 's/msg\\.[^] ]*/msg.NAME/g' >> @SB@/mail/seen
+            :0 c
+            box
+            :0 c
+            | echo "[$LASTFOLDER]" >> @SB@/mail/seen
+            :0
+            md/
+            """, []),
         ("shift-args", """
             MAILDIR=@SB@/mail
             DEFAULT=$MAILDIR/inbox
@@ -438,6 +497,10 @@ enum ProcmailCorpus {
             $FIRST-$1-$#
             """, ["one", "two", "three"]),
     ]
+
+    /// The MSGPREFIX values the rcs use: files so named in a plain directory are compared by
+    /// content, their unique names aside.
+    static let messageFilePrefixes = ["msg.", "note_"]
 
     /// The file INCLUDERC and SWITCHRC name.
     static let includedRC = """

@@ -50,9 +50,12 @@ struct ProcmailDifferentialTests {
         #expect(agreement >= Self.floor, "agreement \(same)/\(total) below the floor \(Self.floor)")
     }
 
+    /// A path of this test process's own (other checkouts may run this suite at the same time).
+    static let sandbox = "/tmp/mdad-procmail-diff-\(getpid())"
+
     /// Runs one program in a fresh sandbox at a fixed path (so paths in the results are equal).
     static func run(program: [String], rc: String, args: [String], message: String,
-                    sandbox sb: String = "/tmp/mdad-procmail-diff") throws -> Outcome {
+                    sandbox sb: String = ProcmailDifferentialTests.sandbox) throws -> Outcome {
         try? FileManager.default.removeItem(atPath: sb)
         try FileManager.default.createDirectory(atPath: sb + "/mail", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: sb) }
@@ -100,6 +103,9 @@ struct ProcmailDifferentialTests {
             let parts = rel.split(separator: "/")
             if parts.count >= 2, ["new", "cur", "tmp"].contains(parts[parts.count - 2]) {
                 maildirFiles[parts.dropLast().joined(separator: "/"), default: []].append(text)
+            } else if parts.count >= 2, let prefix = ProcmailCorpus.messageFilePrefixes.first(where: { parts.last!.hasPrefix($0) }) {
+                // procmail's unique names in a plain directory ($MSGPREFIX and four characters).
+                maildirFiles[parts.dropLast().joined(separator: "/") + "/" + prefix, default: []].append(text)
             } else if rel.hasSuffix("procmail.log") {
                 out[rel] = "(log)"
             } else {
@@ -107,7 +113,7 @@ struct ProcmailDifferentialTests {
             }
         }
         for (dir, texts) in maildirFiles {
-            for (i, t) in texts.sorted().enumerated() { out["\(dir)/#\(i)"] = t }
+            for (i, t) in texts.sorted().enumerated() { out[dir.hasSuffix("/") ? "\(dir)#\(i)" : "\(dir)/#\(i)"] = t }
         }
         return out
     }

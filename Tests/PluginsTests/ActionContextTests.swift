@@ -96,6 +96,27 @@ struct ActionContextTests {
         #expect(dir.list(dir.path + "/md/new").count == 1)
         #expect(dir.list(dir.path + "/mh").sorted() == ["1", "2"])
         #expect(String(decoding: try dir.read(dir.path + "/mh/2"), as: UTF8.self) == Self.message)
+        // procmail's plain directory: unique names with the prefix.
+        mkdir(dir.path + "/plain", 0o755)
+        for _ in 0..<3 { _ = try ctx.carryOut(.file(path: dir.path + "/plain", format: .directory(prefix: "msg.")), for: r, message: m) }
+        let plain = dir.list(dir.path + "/plain")
+        #expect(plain.count == 3 && plain.allSatisfy { $0.hasPrefix("msg.") && $0.count == 8 }, "\(plain)")
+    }
+
+    @Test func aRootDaemonStartsCommandsAsTheUserNeverAsRoot() throws {
+        let id = Subprocess.Identity(uid: 1234, gid: 99, initGroups: true)
+        #expect(try id.wrap(["/bin/sh", "-c", "x"], current: 0)
+                == ["/usr/bin/setpriv", "--reuid=1234", "--regid=99", "--init-groups", "--", "/bin/sh", "-c", "x"])
+        let virtual = Subprocess.Identity(uid: 5000, gid: 5000, initGroups: false)
+        #expect(try virtual.wrap(["/bin/true"], current: 0).contains("--clear-groups"))
+        #expect(try id.wrap(["/bin/true"], current: 1234) == ["/bin/true"], "already the user")
+        #expect(throws: SystemError.self) { try id.wrap(["/bin/true"], current: 1000) }
+        #expect(throws: SystemError.self) { try Subprocess.Identity(uid: 0, gid: 0, initGroups: true).wrap(["/bin/true"], current: 0) }
+        // Really running one (as root: as nobody; otherwise as ourselves).
+        guard geteuid() == 0, let nobody = try LocalUser.lookup(name: "nobody") else { return }
+        let r = try Subprocess.run(["/usr/bin/id", "-u"], environment: [],
+                                   options: .init(identity: .init(uid: nobody.uid, gid: nobody.gid, initGroups: true)), input: [])
+        #expect(String(decoding: r.output, as: UTF8.self) == "\(nobody.uid)\n")
     }
 
     @Test(arguments: ["relative/path", "/tmp/../etc/passwd", "/tmp/a\nb"])
@@ -139,7 +160,8 @@ struct ActionContextTests {
 
     @Test(arguments: [RecipientAction.store(folder: "Lists.swift", flags: ["\\Seen", "$Label1"]), .store(folder: nil, flags: []),
                       .discard, .pipe(command: "procmail -a x | tee y"), .file(path: "/var/mail/x", format: .mbox),
-                      .file(path: "/home/a/Mail/", format: .maildir), .file(path: "/home/a/mh", format: .mh)])
+                      .file(path: "/home/a/Mail/", format: .maildir), .file(path: "/home/a/mh", format: .mh),
+                      .file(path: "/home/a/plain", format: .directory(prefix: "msg.")), .file(path: "/p", format: .directory(prefix: ""))])
     func actionsCrossTheCommandLineUnchanged(action: RecipientAction) throws {
         let encoded = try #require(ActionArgument.encode(action))
         #expect(try ActionArgument.decode(encoded) == action)

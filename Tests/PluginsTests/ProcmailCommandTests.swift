@@ -52,4 +52,20 @@ struct ProcmailCommandTests {
             #expect(ProcmailCommand.suspicious(rc, user: other) == nil, "root's files are trusted")
         }
     }
+
+    @Test func comsatSettingsAsProcmailReadsThem() {
+        #expect(ProcmailComsat.port("4000@127.0.0.1") == 4000)
+        #expect(ProcmailComsat.port("4000@") == 4000)
+        #expect(ProcmailComsat.port("4000@localhost") == 4000)
+        #expect(ProcmailComsat.port("4000@mail.example.org") == nil, "127.0.0.1 only")
+        for off in ["no", "off", "0", "n", "false", " no"] { #expect(ProcmailComsat.port(off) == nil, "\(off)") }
+        for on in ["", "yes", "on", "1"] { #expect(ProcmailComsat.isOn(on), "\(on)") }
+        #expect(ProcmailComsat.payload(logName: "bob", offset: 120, folder: "inbox", maildir: "/home/bob/Mail") == "bob@120:/home/bob/Mail/inbox")
+        #expect(ProcmailComsat.payload(logName: "bob", offset: -1, folder: " formail -r", maildir: "/m") == "bob@:/m/ formail -r")
+    }
+
+    @Test func dashZIsAcceptedAsAFlag() throws {
+        let o = try ProcmailCommand.parse(["-z", "-f", "a@b"])
+        #expect(o.lmtp && o.sender == "a@b")
+    }
 }

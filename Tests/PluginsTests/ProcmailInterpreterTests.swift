@@ -71,7 +71,7 @@ struct ProcmailInterpreterTests {
             mh/.
             """, recorder: rec)
         #expect(r.calls == ["maildir /m/copy", "mbox /m/broken", "mh /m/mh"])
-        #expect(o.lastFolder == "/m/mh")
+        #expect(o.lastFolder == "mh", "LASTFOLDER names the folder as the rc did (relative stays relative)")
     }
 
     @Test func nothingMatchedGoesToDefaultAndBouncesWithoutOne() throws {

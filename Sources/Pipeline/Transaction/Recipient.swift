@@ -33,6 +33,9 @@ public enum FileFormat: Sendable, Equatable {
     case maildir
     /// An MH folder (`path/.` in procmail): numbered files.
     case mh
+    /// A plain directory (procmail's folder naming an existing directory without a trailing
+    /// `/`): each message a new file named `prefix` and a unique suffix (MSGPREFIX, `msg.`).
+    case directory(prefix: String)
 }
 
 /// A message mdad itself sends: a vacation reply, a notification, a bounce.

@@ -7,8 +7,9 @@ import Pipeline
 /// redirects and replies, and the identity and limits for commands and files.
 ///
 /// `mdad deliver` has already become the recipient when it carries these out, so commands run
-/// as the recipient; the LMTP server running as root hands such recipients to a child
-/// `mdad deliver` that becomes the user first (PrivilegedStore).
+/// as the recipient; the LMTP server running as root starts each command as the user
+/// (``commandIdentity()``), or, with `lmtp_privilege_mode = process`, hands the recipient to a
+/// child `mdad deliver` that becomes the user first (PrivilegedStore).
 public struct ActionContext: Sendable {
     public var outbound: any OutboundTransport
     /// The envelope sender of the message (forwards keep it unless the action names another).
@@ -89,7 +90,8 @@ public struct ActionContext: Sendable {
         do {
             result = try Subprocess.run(["/bin/sh", "-c", command], environment: commandEnvironment(for: r),
                                         options: .init(timeout: commandTimeout, outputLimit: 4096,
-                                                       workingDirectory: user.flatMap { Posix.isDirectory($0.home) ? $0.home : nil })) { sink in
+                                                       workingDirectory: user.flatMap { Posix.isDirectory($0.home) ? $0.home : nil },
+                                                       identity: try commandIdentity())) { sink in
                 // UNIX commands read lines ending in LF, as Postfix's local(8) gives them.
                 var lf = LineFeedNormalizer(sink)
                 try message.write(prepending: prepend, to: &lf)
@@ -119,6 +121,18 @@ public struct ActionContext: Sendable {
                              reason: "command \(command): \(text) (exit status \(code))")
     }
 
+    /// Who a command runs as. A root daemon whose delivery thread only switched its file-system
+    /// identity starts the command as the user (their passwd entry's groups, or none for a
+    /// virtual mailbox's numeric IDs); otherwise this process has already become the user.
+    func commandIdentity() throws(DeliveryStatus) -> Subprocess.Identity? {
+        guard geteuid() == 0, let user, user.uid != 0 else { return nil }
+        let entry: LocalUser?
+        do { entry = try LocalUser.lookup(uid: user.uid) } catch {
+            throw DeliveryStatus(.temporaryFailure, "cannot read the user database", reason: "passwd lookup of uid \(user.uid): \(error)")
+        }
+        return Subprocess.Identity(uid: user.uid, gid: user.gid, initGroups: entry?.name == user.name)
+    }
+
     /// Appends to a mailbox named by its path: an mbox file (locked, truncated back on failure),
     /// a Maildir, or an MH folder.
     func appendFile(_ path: String, format: FileFormat, for r: Recipient, message: Message) throws(DeliveryStatus) {
@@ -141,6 +155,8 @@ public struct ActionContext: Sendable {
             }
         case .mh:
             try MHFolder(path: path).deliver(message, prepending: r.headerAdditions)
+        case .directory(let prefix):
+            try MHFolder(path: path, uniquePrefix: prefix).deliver(message, prepending: r.headerAdditions)
         }
     }
 }

@@ -127,7 +127,12 @@ public enum ActionArgument {
         case .discard: fields = ["discard"]
         case .pipe(let command): fields = ["pipe", command]
         case .file(let path, let format):
-            fields = ["file", format == .mbox ? "mbox" : format == .maildir ? "maildir" : "mh", path]
+            switch format {
+            case .mbox: fields = ["file", "mbox", path]
+            case .maildir: fields = ["file", "maildir", path]
+            case .mh: fields = ["file", "mh", path]
+            case .directory(let prefix): fields = ["file", "directory=" + prefix, path]
+            }
         case .redirect, .send: return nil
         }
         guard !fields.contains(where: { $0.contains("\t") || $0.contains("\0") }) else { return nil }
@@ -144,6 +149,7 @@ public enum ActionArgument {
         case ("file", 3):
             let formats: [String: FileFormat] = ["mbox": .mbox, "maildir": .maildir, "mh": .mh]
             if let format = formats[f[1]] { return .file(path: f[2], format: format) }
+            if f[1].hasPrefix("directory=") { return .file(path: f[2], format: .directory(prefix: String(f[1].dropFirst(10)))) }
         default: break
         }
         throw DeliverArguments.UsageError(description: "bad -A action \"\(text)\"")

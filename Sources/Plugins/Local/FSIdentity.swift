@@ -11,8 +11,8 @@ import Pipeline
 /// loses the file capabilities (CAP_DAC_OVERRIDE, CAP_CHOWN, CAP_FOWNER …): its file accesses
 /// are checked as the user's, and what it creates belongs to the user. So the delivery thread
 /// switches to the mailbox owner, writes, and switches back before it runs anything else; no
-/// other thread is affected. Commands still run in a child process that becomes the user
-/// entirely (``PrivilegedStore``), since a program must not run with root's other privileges.
+/// other thread is affected. Commands run in a child that becomes the user entirely
+/// (``Subprocess/Identity``), since a program must not run with root's other privileges.
 public enum FSIdentity {
     public struct SwitchFailed: Error, CustomStringConvertible {
         public let description: String

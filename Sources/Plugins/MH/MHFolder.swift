@@ -8,12 +8,21 @@ import Pipeline
 /// The file is created with O_EXCL, so two deliveries racing for a number never share it (the
 /// loser takes the next); it is fsynced, and the folder after it, before delivery counts as done.
 /// A failed write removes the partial file.
+///
+/// With a `uniquePrefix` it is procmail's plain directory folder instead (a folder naming an
+/// existing directory without a trailing `/`): each file is named the prefix (MSGPREFIX,
+/// `msg.` by default) and a short unique suffix, as procmail's `msg.BII-`.
 public struct MHFolder: Sendable {
     public let path: String
-    /// How many numbers to try past the highest before giving up.
+    /// How many numbers (or unique names) to try before giving up.
     public var attempts = 1000
+    /// nil: numbered files (MH); otherwise the prefix of unique names.
+    public var uniquePrefix: String?
 
-    public init(path: String) { self.path = path }
+    public init(path: String, uniquePrefix: String? = nil) {
+        self.path = path
+        self.uniquePrefix = uniquePrefix
+    }
 
     /// Stores the message; returns the file's path.
     @discardableResult
@@ -36,9 +45,9 @@ public struct MHFolder: Sendable {
                 throw DeliveryStatus.unexpected(error, while: "creating MH folder \(path)")
             }
         }
-        var number = highestNumber() + 1
+        var number = uniquePrefix == nil ? highestNumber() + 1 : 0
         for _ in 0..<attempts {
-            let file = "\(path)/\(number)"
+            let file = uniquePrefix.map { "\(path)/\($0)\(Self.uniqueSuffix())" } ?? "\(path)/\(number)"
             let fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
             if fd < 0 {
                 if currentErrno() == EEXIST { number += 1; continue }
@@ -61,6 +70,12 @@ public struct MHFolder: Sendable {
         }
         throw DeliveryStatus(.temporaryFailure, "cannot find a free message number",
                              reason: "MH folder \(path): no free message number after \(attempts) tries")
+    }
+
+    /// Four characters from procmail's alphabet for unique names (letters, digits, `-`, `_`).
+    static func uniqueSuffix() -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        return String((0..<4).map { _ in alphabet[Int.random(in: 0..<alphabet.count)] })
     }
 
     /// The highest message number in the folder (0 when empty).

@@ -23,13 +23,15 @@ public enum ProcmailCommand {
         public var assignments: [(String, String)] = []
         public var rcFiles: [String] = []
         public var version = false
+        /// `-z`: procmail's LMTP mode (see ``lmtpModeText``).
+        public var lmtp = false
 
         public init() {}
 
         public static func == (a: Options, b: Options) -> Bool {
             a.preserveEnvironment == b.preserveEnvironment && a.failSoftly == b.failSoftly
                 && a.mailFilter == b.mailFilter && a.sender == b.sender && a.arguments == b.arguments
-                && a.deliverTo == b.deliverTo && a.rcFiles == b.rcFiles && a.version == b.version
+                && a.deliverTo == b.deliverTo && a.rcFiles == b.rcFiles && a.version == b.version && a.lmtp == b.lmtp
                 && a.assignments.map { $0.0 + "=" + $0.1 } == b.assignments.map { $0.0 + "=" + $0.1 }
         }
     }
@@ -60,7 +62,8 @@ public enum ProcmailCommand {
                 case "m": o.mailFilter = true
                 case "o", "Y": break
                 case "v": o.version = true
-                case "f", "r", "a", "d", "z":
+                case "z": o.lmtp = true
+                case "f", "r", "a", "d":
                     var value = String(letters)
                     letters = []
                     if value.isEmpty {
@@ -99,6 +102,16 @@ public enum ProcmailCommand {
         return o
     }
 
+    /// procmail's `-z` speaks LMTP on standard input and output (a build option; Debian's
+    /// procmail is built without it and exits 64 saying so). mdad's LMTP is `mdad serve`: the
+    /// same per-recipient replies (RFC 2033), over sockets Postfix's lmtp(8) connects to, with
+    /// `rules_engines = procmail` running each recipient's ~/.procmailrc. So `-z` is accepted,
+    /// says where LMTP lives, and exits as Debian's procmail does.
+    public static let lmtpModeText = """
+        mdad procmail: LMTP mode (-z) is served by mdad serve: set lmtp_listen and         rules_engines = procmail in main.cf and point Postfix's mailbox_transport at it
+
+        """
+
     public static let usage = """
         usage: mdad procmail [-ptoY] [-f fromwhom] [parameter=value | rcfile] ...
                mdad procmail [-toY] [-f fromwhom] [-a argument] ... -d recipient
@@ -124,6 +137,10 @@ public enum ProcmailCommand {
         let o: Options
         do { o = try parse(args) } catch {
             try? Posix.writeAll(2, Array("mdad procmail: \(error.description)\n\(usage)".utf8))
+            return SysExit.usage.rawValue
+        }
+        if o.lmtp {
+            try? Posix.writeAll(2, Array(lmtpModeText.utf8))
             return SysExit.usage.rawValue
         }
         if o.version {
@@ -165,6 +182,8 @@ public enum ProcmailCommand {
             vars[k] = v
         }
         if let s = o.sender { vars["SENDER"] = s }
+        // "COMSAT: no (if an rcfile is specified on the command line)", else on (procmailrc(5)).
+        if o.rcFiles.isEmpty && !(o.preserveEnvironment && Posix.environment("COMSAT") != nil) { vars["COMSAT"] = "" }
 
         // The message.
         var bytes: [UInt8] = []

@@ -3,6 +3,8 @@ import Pipeline
 /// The kinds of folder a procmail action names.
 public enum ProcmailFolderKind: Sendable, Equatable {
     case mbox, maildir, mh, discard
+    /// An existing directory named without a trailing `/`: a file `prefix…` per message.
+    case directory(prefix: String)
 }
 
 /// What the interpreter asks for each delivering action. `mdad procmail` passes one that
@@ -31,12 +33,15 @@ public struct ProcmailCommandRunner: Sendable {
     public var directory: String?
     public var timeout: Double
     public var outputLimit: Int
-    /// Whether commands may run at all (the rules stage refuses them when running as root for
-    /// another user).
+    /// Whether commands may run at all (`mdad rules test` shows a run without running any).
     public var allowed: Bool = true
+    /// The user commands run as (nil = this process's identity): the rules stage under a root
+    /// daemon runs each command as the recipient (``Subprocess/Identity``).
+    public var identity: Subprocess.Identity? = nil
 
     public init(environment: [String], shell: String, shellFlags: String, shellMetas: String, path: String,
-                directory: String?, timeout: Double, outputLimit: Int, allowed: Bool = true) {
+                directory: String?, timeout: Double, outputLimit: Int, allowed: Bool = true,
+                identity: Subprocess.Identity? = nil) {
         self.environment = environment
         self.shell = shell
         self.shellFlags = shellFlags
@@ -46,6 +51,7 @@ public struct ProcmailCommandRunner: Sendable {
         self.timeout = timeout
         self.outputLimit = outputLimit
         self.allowed = allowed
+        self.identity = identity
     }
 
     /// The argument vector procmail would exec: through SHELL when the command has any of
@@ -54,22 +60,46 @@ public struct ProcmailCommandRunner: Sendable {
         if command.contains(where: { shellMetas.contains($0) }) || command.contains("\n") {
             return [Subprocess.locate(shell, path: path) ?? "/bin/sh"] + shellFlags.split(separator: " ").map(String.init) + [command]
         }
-        let words = Self.words(command)
+        var values: [String: String] = [:]
+        for e in environment { if let eq = e.firstIndex(of: "=") { values[String(e[..<eq])] = String(e[e.index(after: eq)...]) } }
+        let words = Self.words(command, variables: values)
         guard let first = words.first else { return ["/bin/sh", "-c", ""] }
         if let exe = Subprocess.locate(first, path: path) { return [exe] + words.dropFirst() }
         return ["/bin/sh"] + words
     }
 
     /// Splits a command into words as procmail does when it runs a program itself: blanks
-    /// separate, '…' and "…" group (the quotes removed), `\` escapes one character.
-    static func words(_ command: String) -> [String] {
+    /// separate, '…' and "…" group (the quotes removed), `\` escapes one character, and
+    /// `$NAME`/`${NAME}` outside '…' is the variable's value (procmail expands them itself
+    /// when no shell is involved).
+    static func words(_ command: String, variables: [String: String] = [:]) -> [String] {
         var out: [String] = []
         var cur = ""
         var inWord = false
         var quote: Character? = nil
         var escaped = false
-        for c in command {
+        let chars = Array(command)
+        var i = 0
+        /// `$NAME` or `${NAME}` at `i` (on the `$`): its value and the index after it.
+        func variable(at i: Int) -> (String, Int)? {
+            var j = i + 1
+            let braced = j < chars.count && chars[j] == "{"
+            if braced { j += 1 }
+            let start = j
+            while j < chars.count, chars[j] == "_" || chars[j].isASCII && (chars[j].isLetter || chars[j].isNumber) { j += 1 }
+            guard j > start, !chars[start].isNumber else { return nil }
+            let name = String(chars[start..<j])
+            if braced { guard j < chars.count, chars[j] == "}" else { return nil }; j += 1 }
+            return (variables[name] ?? "", j)
+        }
+        while i < chars.count {
+            let c = chars[i]
+            i += 1
             if escaped { cur.append(c); escaped = false; inWord = true; continue }
+            if c == "$", quote != "'", let (value, next) = variable(at: i - 1) {
+                cur += value; inWord = true; i = next
+                continue
+            }
             if let q = quote {
                 if c == q { quote = nil } else if c == "\\" && q == "\"" { escaped = true } else { cur.append(c) }
                 continue
@@ -91,7 +121,8 @@ public struct ProcmailCommandRunner: Sendable {
         guard allowed else { return nil }
         return try? Subprocess.run(argv(command), environment: environment,
                                    options: .init(timeout: timeout, outputLimit: outputLimit,
-                                                  captureOutput: captureOutput, workingDirectory: directory),
+                                                  captureOutput: captureOutput, workingDirectory: directory,
+                                                  identity: identity),
                                    input: input)
     }
 }
@@ -119,6 +150,10 @@ public final class ProcmailImmediateDelivery: ProcmailDelivery {
                 return path + "/new/" + (d.path.split(separator: "/").last.map(String.init) ?? "")
             case .mh:
                 let file = try MHFolder(path: path).deliver(bytes: mail.mhMessage(raw: raw))
+                return path + "/" + (file.split(separator: "/").last.map(String.init) ?? "")
+            case .directory(let prefix):
+                // procmail writes the same bytes as into an MH folder, under a unique name.
+                let file = try MHFolder(path: path, uniquePrefix: prefix).deliver(bytes: mail.mhMessage(raw: raw))
                 return path + "/" + (file.split(separator: "/").last.map(String.init) ?? "")
             }
         } catch {
@@ -176,6 +211,10 @@ public final class ProcmailRecordingDelivery: ProcmailDelivery {
                 actions.append(.file(path: bare, format: .maildir))
             }
         case .mh: actions.append(.file(path: path, format: .mh))
+        case .directory(let prefix):
+            if path == defaultMailbox { actions.append(.store(folder: nil, flags: [])) } else {
+                actions.append(.file(path: path, format: .directory(prefix: prefix)))
+            }
         }
         return path
     }
@@ -186,7 +225,8 @@ public final class ProcmailRecordingDelivery: ProcmailDelivery {
     }
 
     public func pipe(_ command: String, input: [UInt8], run: ProcmailCommandRunner, checkStatus: Bool) -> Bool {
-        actions.append(.pipe(command: command))
+        // The blanks procmail keeps after `|` (for LASTFOLDER) mean nothing to the backend.
+        actions.append(.pipe(command: String(command.drop { $0 == " " || $0 == "\t" })))
         return true
     }
 }

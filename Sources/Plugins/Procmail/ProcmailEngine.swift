@@ -51,10 +51,17 @@ public struct ProcmailEngine: RulesEngine {
     public func run(_ recipient: inout Recipient, of transaction: Transaction, user: RulesUser,
                     userScript: Bool, context: StageContext) async throws -> StageVerdict {
         guard userScript, let path = userRCPath(user) else { return .continue }
+        // A root daemon reads the user's rc, and writes its LOGFILE and lockfiles, as the user
+        // (this thread's file-system identity), as procmail does having become the user.
+        let asUser = geteuid() == 0 && user.uid != 0
+        func asTheUser<T>(_ body: () throws -> T) throws -> T {
+            guard asUser else { return try body() }
+            return try FSIdentity.perform(uid: user.uid, gid: user.gid, body)
+        }
         var rcs: [ProcmailRC] = []
         do {
             if !globalRC.isEmpty, Posix.exists(globalRC) { rcs.append(try cache.load(globalRC)) }
-            rcs.append(try cache.load(path))
+            rcs.append(try asTheUser { try cache.load(path) })
         } catch {
             // A missing or unreadable rc falls back to DEFAULT (the implicit keep), as procmail does.
             context.logger.warning("\(recipient.address): procmail: \(error); delivering to the mailbox")
@@ -79,10 +86,28 @@ public struct ProcmailEngine: RulesEngine {
             mail: mail, variables: variables(for: user, sender: sender, recipient: recipient),
             arguments: [], delivery: delivery, limits: limits(), logToStandardError: false,
             ownsProcess: false, loader: { try cache.load($0) })
-        // Commands run with this process's identity: only when that is the user's (mdad
-        // deliver has become the user) or an unprivileged one.
-        interpreter.commandsAllowed = geteuid() != 0 || geteuid() == user.uid
-        let outcome = interpreter.run(rcs)
+        // Commands run as the user. A root daemon starts each one through Subprocess as the
+        // user's passwd entry (uid, gid, groups), never as root; an unprivileged one (mdad
+        // deliver having become the user, or one vmail user for all) runs them as itself, and
+        // so does root for root's own rc (as `procmail -d root` does).
+        if asUser {
+            switch commandIdentity(for: user) {
+            case .success(let identity): interpreter.commandIdentity = identity
+            case .failure(let s):
+                context.logger.warning("\(recipient.address): procmail: \(s.reason)")
+                recipient.defer(s)
+                return .continue
+            }
+        }
+        let outcome: ProcmailOutcome
+        do {
+            outcome = try asTheUser { interpreter.run(rcs) }
+        } catch {
+            let s = DeliveryStatus(.temporaryFailure, "cannot switch to the user", reason: "procmail rc of \(user.name): \(error)")
+            context.logger.warning("\(recipient.address): procmail: \(s.reason)")
+            recipient.defer(s)
+            return .continue
+        }
         for t in outcome.trace {
             context.logger.debug("\(recipient.address): procmail: \(t.file), line \(t.line): \(t.text)")
             recipient.trace(.match, t.text, in: transaction, file: t.file, line: t.line)
@@ -109,6 +134,21 @@ public struct ProcmailEngine: RulesEngine {
             recipient.actions = [.discard]
         }
         return .continue
+    }
+
+    /// The identity a root daemon runs `user`'s commands as: a system user's passwd entry (its
+    /// uid must be the one delivered to). A user without one gets a temporary error: the rc's
+    /// commands would otherwise run as nobody in particular, or as root.
+    func commandIdentity(for user: RulesUser) -> Result<Subprocess.Identity, DeliveryStatus> {
+        let entry: LocalUser?
+        do { entry = try LocalUser.lookup(name: user.name) } catch {
+            return .failure(DeliveryStatus(.temporaryFailure, "cannot read the user database", reason: "passwd lookup of \(user.name): \(error)"))
+        }
+        guard let entry, entry.uid == user.uid else {
+            return .failure(DeliveryStatus(.temporaryFailure, "no passwd entry to run procmail commands as",
+                reason: "refusing to run the procmail rc of \(user.name) (uid \(user.uid)) as root: no passwd entry with that name and uid"))
+        }
+        return .success(Subprocess.Identity(uid: entry.uid, gid: user.gid, initGroups: true))
     }
 
     func limits() -> ProcmailInterpreter.Limits {

@@ -60,6 +60,12 @@ public final class ProcmailInterpreter {
     let ownsProcess: Bool
     /// Under `-m`, a DEFAULT the rc never assigned means the mail bounces (procmail's "**Bounced**").
     public var defaultIsBounce = false
+    /// Where the last copy of the mail started in the file it went to (procmail's `lasttell`):
+    /// an mbox's size before the append, 0 for a new file, -1 after a command got the mail.
+    var lastTell = -1
+    /// The first file of the last folder delivery, which procmail's comsat notification names
+    /// (LASTFOLDER lists them all); nil after a pipe or forward.
+    var comsatFolder: String?
 
     /// - Parameters:
     ///   - variables: the environment the rc starts with (procmail's defaults already in).
@@ -98,9 +104,10 @@ public final class ProcmailInterpreter {
     var pretendDelivered = false
     /// Whether a failed DEFAULT falls back to ORGMAIL (not under `-m`).
     public var fallbackToOrgmail = true
-    /// Whether commands may run (the rules stage, running as root for another user, may not:
-    /// backquotes, filters and `?` conditions then fail).
+    /// Whether commands may run (when not, backquotes, filters and `?` conditions fail).
     public var commandsAllowed = true
+    /// The user commands run as (nil = this process's identity).
+    public var commandIdentity: Subprocess.Identity? = nil
     /// Whether LOGFILE and lockfiles are written (`mdad rules test` shows a run without writing any).
     public var writesFiles = true
 
@@ -116,6 +123,7 @@ public final class ProcmailInterpreter {
         var code: Int32 = done ? 0 : 73
         if !done { logAbstract(folder: "**Bounced**", size: 0) }
         if let e = vars["EXITCODE"], let n = Int32(e.trimmingWhitespace()) { code = n }
+        if ownsProcess { notifyComsat(exitCode: code) }
         if let trap = vars["TRAP"], !trap.isEmpty {
             let r = runner().run(trap, input: mail.commandInput(header: true, body: true), captureOutput: false)
             if vars["EXITCODE"] == "", let c = r?.exitCode { code = c }
@@ -196,6 +204,8 @@ public final class ProcmailInterpreter {
         if flow == .hostMismatch && pendingRCs.isEmpty { pretendDelivered = true }
         if flow != .stop && !pretendDelivered { _ = runPendingFiles() }
         deliverDefault()
+        // procmail's clone ends as a process of its own, with its own notification.
+        if ownsProcess && (delivered || pretendDelivered) { notifyComsat(exitCode: 0) }
         (vars, mail, delivered, lastCondition, lastSucceeded, arguments, pendingRCs, pretendDelivered) = saved
         currentRC = savedRC
     }
@@ -307,10 +317,11 @@ public final class ProcmailInterpreter {
             let addresses = expand(text, .words)
             let argv = expand(vars["SENDMAIL"] ?? "/usr/sbin/sendmail", .words)
                 + expand(vars["SENDMAILFLAGS"] ?? "-oi", .words) + addresses
+            lastTell = -1
             ok = delivery.forward(addresses, argv: argv,
                                   input: mail.commandInput(header: f.feedsHeader, body: f.feedsBody, fromLine: false, raw: f.raw),
                                   environment: environment())
-            if ok { vars["LASTFOLDER"] = argv.joined(separator: " ") }
+            if ok { vars["LASTFOLDER"] = argv.joined(separator: " "); comsatFolder = nil }
         case .pipe(let command):
             if f.filter {
                 delivering = false
@@ -319,7 +330,7 @@ public final class ProcmailInterpreter {
                 delivering = true
                 ok = delivery.pipe(command, input: mail.commandInput(header: f.feedsHeader, body: f.feedsBody, raw: f.raw),
                                    run: runner(), checkStatus: f.wait || f.waitQuiet)
-                if ok { vars["LASTFOLDER"] = command }
+                if ok { vars["LASTFOLDER"] = command; comsatFolder = nil }
             }
         case .capture(let name, let command):
             delivering = false
@@ -366,13 +377,13 @@ public final class ProcmailInterpreter {
     }
 
     /// The kind of folder a path names (procmail's `foldertype`): `dir/.` MH, `dir/` Maildir,
-    /// `/dev/null`, an existing directory (kept as MH-like numbered files, procmail's `msg.`
-    /// files being rare), else an mbox file.
+    /// `/dev/null`, an existing directory (a file named $MSGPREFIX and a unique suffix per
+    /// message, procmailrc(5)), else an mbox file.
     func folderKind(_ path: String) -> (kind: ProcmailFolderKind, path: String) {
         if path == "/dev/null" { return (.discard, path) }
         if path.hasSuffix("/.") { return (.mh, String(path.dropLast(2))) }
         if path.hasSuffix("/") && path.count > 1 { return (.maildir, String(path.dropLast())) }
-        if Posix.isDirectory(path) { return (.maildir, path) }
+        if Posix.isDirectory(path) { return (.directory(prefix: vars["MSGPREFIX"] ?? "msg."), path) }
         return (.mbox, path)
     }
 
@@ -381,7 +392,10 @@ public final class ProcmailInterpreter {
         let feed = f.feedHeader != f.feedBody
         let m = feed ? ProcmailMail(mail.part(header: f.feedsHeader, body: f.feedsBody)) : mail
         let (kind, path) = folderKind(resolve(first))
+        let startsAt = kind == .mbox ? Self.fileSize(path) : 0
         var written = delivery.folder(path, kind: kind, mail: m, raw: f.raw, isDefault: isDefault)
+            .map { Self.asNamed($0, folder: first, path: path) }
+        if let w = written { lastTell = startsAt; comsatFolder = w }
         if written != nil, kind != .mbox {
             // Further directory folders get the same message (procmail links them).
             // Further directory folders get the same file (procmail links them): a Maildir
@@ -391,7 +405,7 @@ public final class ProcmailInterpreter {
                 let (k, p) = folderKind(resolve(other))
                 if k == .mbox { continue }
                 if let w = delivery.folder(p, kind: k, mail: linked, raw: f.raw || kind == .maildir, isDefault: false) {
-                    written = (written ?? "") + " " + w
+                    written = (written ?? "") + " " + Self.asNamed(w, folder: other, path: p)
                 }
             }
         }
@@ -399,6 +413,15 @@ public final class ProcmailInterpreter {
         vars["LASTFOLDER"] = lastFolder
         logAbstract(folder: lastFolder, size: kind == .mbox ? m.mboxEntry(raw: f.raw).count : m.size)
         return true
+    }
+
+    /// The file written, named as the rc named its folder: procmail's LASTFOLDER keeps a
+    /// relative folder relative (`md/` → `md/new/NAME`, `mh/.` → `mh/1`, `box` → `box`).
+    static func asNamed(_ written: String, folder name: String, path: String) -> String {
+        guard written.hasPrefix(path) else { return written }
+        var base = Substring(name)
+        if base.hasSuffix("/.") { base = base.dropLast(2) } else if base.hasSuffix("/") && base.count > 1 { base = base.dropLast() }
+        return String(base + written.dropFirst(path.count))
     }
 
     // MARK: locks, logs, commands
@@ -457,6 +480,11 @@ public final class ProcmailInterpreter {
         return f == "y" || f == "t" || f == "e" || v.hasPrefix("on")
     }
 
+    static func fileSize(_ path: String) -> Int {
+        var st = stat()
+        return stat(path, &st) == 0 ? Int(st.st_size) : 0
+    }
+
     /// A path relative to MAILDIR (procmail changes into MAILDIR; we resolve against it).
     func resolve(_ p: String) -> String {
         if p.hasPrefix("/") { return p }
@@ -468,7 +496,9 @@ public final class ProcmailInterpreter {
         vars.compactMap { k, v in v.contains("\0") ? nil : "\(k)=\(v)" }.sorted()
     }
 
+    /// Every command gets the mail through a pipe, which has no position (see ``lastTell``).
     public func runner() -> ProcmailCommandRunner {
+        lastTell = -1
         let timeout = min(Double(vars["TIMEOUT"] ?? "") ?? limits.commandTimeout, limits.commandTimeout)
         return ProcmailCommandRunner(environment: environment(), shell: vars["SHELL"] ?? "/bin/sh",
                                      shellFlags: vars["SHELLFLAGS"] ?? "-c",
@@ -476,6 +506,7 @@ public final class ProcmailInterpreter {
                                      path: vars["PATH"] ?? "/usr/bin:/bin",
                                      directory: vars["MAILDIR"].flatMap { Posix.isDirectory($0) ? $0 : nil },
                                      timeout: timeout > 0 ? timeout : limits.commandTimeout,
-                                     outputLimit: limits.captureSize, allowed: commandsAllowed)
+                                     outputLimit: limits.captureSize, allowed: commandsAllowed,
+                                     identity: commandIdentity)
     }
 }

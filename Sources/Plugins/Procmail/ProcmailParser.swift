@@ -200,7 +200,10 @@ public struct ProcmailParser {
             action = .forward(restOfLine().trimmingWhitespace())
         case UInt8(ascii: "|"):
             pos += 1
-            action = .pipe(restOfLine(keepNewline: true).trimmingWhitespace())
+            // procmail keeps the blanks after `|` (LASTFOLDER shows them).
+            var command = Substring(restOfLine(keepNewline: true))
+            while let last = command.last, last == " " || last == "\t" || last == "\n" { command.removeLast() }
+            action = .pipe(String(command))
         case UInt8(ascii: "}"):
             throw fail("recipe without an action before '}'", line: l)
         default:

@@ -100,6 +100,7 @@ public enum ProcmailTestCommand {
         case .file(let path, .mbox): return "append to mbox \(path)"
         case .file(let path, .maildir): return "store in Maildir \(path)/"
         case .file(let path, .mh): return "store in MH folder \(path)/."
+        case .file(let path, .directory(let prefix)): return "store in directory \(path) as \(prefix)*"
         case .store(let folder, _): return "store in the mailbox\(folder.map { " folder \($0)" } ?? "")"
         case .redirect(let to, _): return "forward to \(to)"
         case .pipe(let command): return "pipe to \(command)"
