@@ -43,6 +43,14 @@ struct SieveErrorTests {
         #expect(e.report.hasSuffix("test: error: parse failed.\n"))
     }
 
+    /// A command written over several lines: the error's line is the argument's (as
+    /// Pigeonhole says), and the column is where that argument starts.
+    @Test func anArgumentOnALineOfItsOwnGetsItsColumn() throws {
+        let e = try #require(SieveRun.compileError("require \"fileinto\";\nfileinto\n    :bogus \"Folder\";\nif header\n   :is \"subject\"\n   123 { keep; }\n"))
+        #expect(e.all.map(\.line) == [3, 6], "\(e.report)")
+        #expect(e.all.map(\.column) == [5, 4], "\(e.report)")
+    }
+
     @Test func aLexicalErrorEndsParsingAsInPigeonhole() throws {
         let e = try #require(SieveRun.compileError("keep;\n  @\nkeep;\n  $ keep;\nkeep }\n"))
         #expect(e.all.map(\.line) == [2, 2], "\(e.report)")

@@ -34,6 +34,9 @@ struct SieveCompiler {
         guard !tooMany else { return }
         var e = e
         if e.column == 0, let at = Self.node(on: e.line, in: node) { e.column = SieveError.column(of: at.offset, in: bytes) }
+        // An argument on a line of its own (a command written over several lines): where that
+        // line's text starts, which is the argument the error is about.
+        if e.column == 0 { e.column = SieveError.firstColumn(ofLine: e.line, in: bytes) }
         // Pigeonhole reports an unknown name once, whether it was used as a command or a test.
         func key(_ m: String) -> String { m.hasPrefix("unknown test '") ? "unknown command '" + m.dropFirst(14) : m }
         if e.message.contains("once at first occurrence"), errors.contains(where: { key($0.message) == key(e.message) }) { return }

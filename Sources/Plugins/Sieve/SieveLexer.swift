@@ -50,6 +50,21 @@ public struct SieveError: Error, Sendable, CustomStringConvertible, Equatable {
         return first
     }
 
+    /// The 1-based column of the first byte that is not a blank on line `line` (0 when the
+    /// script has no such line, or it is blank).
+    static func firstColumn(ofLine line: Int, in bytes: [UInt8]) -> Int {
+        guard line >= 1 else { return 0 }
+        var i = 0, current = 1
+        while current < line, i < bytes.count {
+            if bytes[i] == 10 { current += 1 }
+            i += 1
+        }
+        guard current == line else { return 0 }
+        var column = 1
+        while i < bytes.count, bytes[i] == 32 || bytes[i] == 9 { i += 1; column += 1 }
+        return i < bytes.count && bytes[i] != 10 && bytes[i] != 13 ? column : 0
+    }
+
     /// The 1-based column of byte `offset` in `bytes` (bytes since the line start).
     static func column(of offset: Int, in bytes: [UInt8]) -> Int {
         var i = min(offset, bytes.count)
