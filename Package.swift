@@ -94,7 +94,7 @@ let package = Package(
         .target(
             name: "LMTPServer",
             dependencies: [
-                "Pipeline", "Plugins", "CSystemShims",
+                "Pipeline", "Plugins", "CSystemShims", "Spam",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -7,6 +7,7 @@ import Logging
 import NIOPosix
 import Pipeline
 import Plugins
+import Spam
 
 /// What the LMTP server does with recipients and messages: the same lookups and the same
 /// chain and Maildir store as `mdad deliver`, for many recipients per message.
@@ -137,6 +138,11 @@ public struct LMTPDelivery: Sendable {
             } catch {
                 return (.refuse(DeliveryStatus(.temporaryFailure, "cannot read quota", reason: "\(target.path)/maildirsize: \(error)")), nil)
             }
+        }
+        // spam_feedback watches the Maildirs the daemon delivers to (nothing when it is off).
+        if let target, target.format == .maildir {
+            let log = self.log
+            SpamFeedbackWatcher.shared.note(maildir: target.path) { log.log($0) }
         }
         return (verdict, target.map(Route.mailbox))
     }

@@ -23,6 +23,10 @@ public struct SpamStage: Stage {
               "Score from which a message is spam; empty: the rule files' required_score (5.0 by default)."),
         .init("spam_max_size", .size, default: "512000",
               "Larger messages are not scanned (as spamc's default limit); 0 means no limit."),
+        .init("spam_feedback", .boolean, default: "no",
+              "mdad serve learns from the Maildirs it delivers to: moved into the spam_folder (default Junk) as spam, moved out of it as ham, once each (needs spam_bayes = yes)."),
+        .init("spam_feedback_interval", .time, default: "60s",
+              "The pause between two spam_feedback passes over the Maildirs."),
     ] + BayesClassifier.parameters
 
     public let rules: RuleSet
@@ -44,6 +48,16 @@ public struct SpamStage: Stage {
         maxSize = try c.size("spam_max_size")
         hostName = (try? c.string("myhostname")) ?? Posix.hostName()
         bayes = try BayesClassifier.configured(c, rules: rules)
+        if try c.bool("spam_feedback") {
+            guard let bayes else {
+                throw c.error("spam_feedback", "spam_feedback = yes needs spam_bayes = yes: it learns into the Bayes store")
+            }
+            var feedback = BayesFeedback(bayes: bayes, junkFolder: folder ?? "Junk")
+            feedback.interval = Double(try c.seconds("spam_feedback_interval"))
+            SpamFeedbackWatcher.shared.configure(feedback)
+        } else {
+            SpamFeedbackWatcher.shared.configure(nil)
+        }
         if rules.ruleCount == 0 {
             throw c.error("spam_rules", "spam_rules = \(try c.list("spam_rules").joined(separator: ", ")): no SpamAssassin rules found; expected directories with *.cf files")
         }
