@@ -282,6 +282,55 @@ struct RelayMXTests {
     }
 }
 
+/// AAAA records and DNS over TCP, against the stub.
+@Suite("relay: IPv6 and DNS over TCP", .serialized)
+struct RelayIPv6DNSTests {
+    func stub(_ dir: URL, _ args: [String]) throws -> (pid: pid_t, port: Int, out: URL) {
+        let port = try freeLoopbackPort()
+        let out = dir.appendingPathComponent("dns")
+        let pid = try spawnChild("/usr/bin/python3", [ScriptedSMTPServer.script.replacingOccurrences(of: "smtp_server.py", with: "dns_stub.py"),
+                                                      "--port", "\(port)", "--out", out.path] + args,
+                                 output: dir.appendingPathComponent("dns.out").path)
+        #expect(waitUntil(10) { FileManager.default.fileExists(atPath: out.appendingPathComponent("ready").path) })
+        return (pid, port, out)
+    }
+
+    @Test func aMailHostWithOnlyAnIPv6AddressIsReachedOverIPv6() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mdad-\(UUID().uuidString.prefix(6))")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let s = try ScriptedSMTPServer(directory: dir, arguments: ["--host", "::1"])
+        defer { s.stop() }
+        let dns = try stub(dir, ["--mx", "six.test=10:mx.six.test", "--aaaa", "mx.six.test=::1"])
+        defer { stopChild(dns.pid) }
+        let c = try NullClient(relayhost: "six.test:\(s.port)", extra: "dns_resolver = 127.0.0.1:\(dns.port)")
+        try c.start()
+        defer { c.stop() }
+        #expect(try c.sendmail(["-f", "alice@example.test", "bob@example.net"], "Subject: over IPv6\n\nx\n").status == 0)
+        #expect(waitUntil(20) { s.received.count == 1 }, "\(c.log)")
+        #expect(c.log.contains("relay=mx.six.test[::1]:\(s.port)"), "\(c.log)")
+        let queries = (try? String(contentsOf: dns.out.appendingPathComponent("queries.log"), encoding: .utf8)) ?? ""
+        #expect(queries.contains("mx.six.test A\n") && queries.contains("mx.six.test AAAA\n"), "\(queries)")
+    }
+
+    @Test func aTruncatedAnswerIsAskedAgainOverTCP() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mdad-\(UUID().uuidString.prefix(6))")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let s = try ScriptedSMTPServer(directory: dir)
+        defer { s.stop() }
+        let dns = try stub(dir, ["--truncate", "--mx", "big.test=10:mx.big.test", "--a", "mx.big.test=127.0.0.1"])
+        defer { stopChild(dns.pid) }
+        let c = try NullClient(relayhost: "big.test:\(s.port)", extra: "dns_resolver = 127.0.0.1:\(dns.port)")
+        try c.start()
+        defer { c.stop() }
+        #expect(try c.sendmail(["-f", "alice@example.test", "bob@example.net"], "Subject: big answer\n\nx\n").status == 0)
+        #expect(waitUntil(20) { s.received.count == 1 }, "\(c.log)")
+        #expect(c.log.contains("relay=mx.big.test[127.0.0.1]:\(s.port)"), "\(c.log)")
+        let queries = (try? String(contentsOf: dns.out.appendingPathComponent("queries.log"), encoding: .utf8)) ?? ""
+        // Each question first over UDP (truncated), then again over TCP.
+        #expect(queries.contains("big.test MX\nbig.test MX tcp\n") && queries.contains("mx.big.test A\nmx.big.test A tcp\n"), "\(queries)")
+    }
+}
+
 /// An ordinary user submits through the world-writable maildrop; the queue manager picks it up.
 @Suite("relay: submission by an ordinary user", .serialized)
 struct RelayUserSubmissionTests {

@@ -1,13 +1,18 @@
-/// DNS messages (RFC 1035) for the two questions the SMTP client asks: MX records of a mail
-/// domain and A records of a host. A value type: bytes out for the query, bytes in for the
+/// DNS messages (RFC 1035) for the questions the SMTP client asks: MX records of a mail
+/// domain, A and AAAA (RFC 3596) records of a host. A value type: bytes out for the query, bytes in for the
 /// answer; the socket is elsewhere. Compression pointers are followed at most 32 deep, and at
 /// most 64 answers are read.
 public enum DNSMessage {
-    public enum RecordType: UInt16, Sendable { case a = 1, mx = 15 }
+    public enum RecordType: UInt16, Sendable {
+        case a = 1, mx = 15, aaaa = 28
+
+        public var name: String { self == .mx ? "MX" : self == .a ? "A" : "AAAA" }
+    }
 
     public enum Answer: Sendable, Equatable {
         case mx(preference: Int, exchange: String)
         case a(String)
+        case aaaa(String)
     }
 
     public struct Response: Sendable, Equatable {
@@ -15,6 +20,8 @@ public enum DNSMessage {
         /// RCODE: 0 no error, 3 NXDOMAIN, others a server failure.
         public var rcode: Int
         public var answers: [Answer]
+        /// TC: the answer did not fit in the UDP datagram; ask again over TCP (RFC 7766).
+        public var truncated = false
     }
 
     public struct FormatError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -57,10 +64,30 @@ public enum DNSMessage {
                 answers.append(.mx(preference: try u16(start), exchange: try name(m, &p)))
             } else if type == Int(RecordType.a.rawValue) && length == 4 {
                 answers.append(.a(m[start..<start + 4].map(String.init).joined(separator: ".")))
+            } else if type == Int(RecordType.aaaa.rawValue) && length == 16 {
+                answers.append(.aaaa(ipv6(m[start..<start + 16])))
             }
             pos = start + length
         }
-        return Response(id: id, rcode: rcode, answers: answers)
+        return Response(id: id, rcode: rcode, answers: answers, truncated: m[2] & 0x02 != 0)
+    }
+
+    /// An IPv6 address in RFC 5952's text form (lower case, the longest run of two or more
+    /// zero groups as `::`).
+    static func ipv6(_ b: ArraySlice<UInt8>) -> String {
+        let bytes = Array(b)
+        let groups = (0..<8).map { Int(bytes[2 * $0]) << 8 | Int(bytes[2 * $0 + 1]) }
+        var best = (start: -1, length: 0), i = 0
+        while i < 8 {
+            guard groups[i] == 0 else { i += 1; continue }
+            var j = i
+            while j < 8, groups[j] == 0 { j += 1 }
+            if j - i > best.length { best = (i, j - i) }
+            i = j
+        }
+        func hex(_ r: Range<Int>) -> String { r.map { String(groups[$0], radix: 16) }.joined(separator: ":") }
+        guard best.length >= 2 else { return hex(0..<8) }
+        return hex(0..<best.start) + "::" + hex((best.start + best.length)..<8)
     }
 
     /// A domain name at `pos`, following compression pointers; `pos` moves past it.

@@ -15,6 +15,7 @@ import argparse, base64, json, os, socket, ssl, socketserver, threading, time
 p = argparse.ArgumentParser()
 p.add_argument("--port", type=int, required=True)
 p.add_argument("--out", required=True)
+p.add_argument("--host", default="127.0.0.1", help="the loopback address to listen on (127.0.0.1 or ::1)")
 p.add_argument("--greeting", default="220 scripted.test ESMTP")
 p.add_argument("--rcpt", action="append", default=[])
 p.add_argument("--drop-in-data", type=int, default=0)
@@ -180,7 +181,11 @@ class Server(socketserver.ThreadingTCPServer):
     request_queue_size = 128
 
 
-server = Server(("127.0.0.1", args.port), Handler)
+class Server6(Server):
+    address_family = socket.AF_INET6
+
+
+server = (Server6 if ":" in args.host else Server)((args.host, args.port), Handler)
 threading.Thread(target=server.serve_forever, daemon=True).start()
 with open(os.path.join(args.out, "ready"), "w") as f:
     f.write(str(os.getpid()))

@@ -1,7 +1,7 @@
 import Testing
 @testable import Plugins
 
-@Suite("DNS messages for MX and A lookups")
+@Suite("DNS messages for MX, A and AAAA lookups")
 struct DNSMessageTests {
     @Test func queryHasTheQuestion() {
         let q = DNSMessage.query(id: 0x1234, name: "example.net", type: .mx)
@@ -25,5 +25,21 @@ struct DNSMessageTests {
         #expect(throws: DNSMessage.FormatError.self) { _ = try DNSMessage.parse(m) }
         #expect(throws: DNSMessage.FormatError.self) { _ = try DNSMessage.parse([0, 1, 2]) }
         #expect(throws: DNSMessage.FormatError.self) { _ = try DNSMessage.parse([0, 1, 0x81, 0x80, 0, 0, 0, 1, 0, 0, 0, 0, 5, 65]) }
+    }
+
+    /// AAAA records in RFC 5952's text form, and the TC bit that sends the question to TCP.
+    @Test func aaaaAnswersAndTheTruncationFlag() throws {
+        var m: [UInt8] = [0, 7, 0x83, 0x80, 0, 1, 0, 3, 0, 0, 0, 0]
+        m += [2] + Array("mx".utf8) + [4] + Array("test".utf8) + [0, 0, 28, 0, 1]
+        for address: [UInt8] in [[0x20, 0x01, 0x0d, 0xb8] + Array(repeating: 0, count: 11) + [1],
+                                 Array(repeating: 0, count: 15) + [1],
+                                 [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1]] {
+            m += [0xC0, 12, 0, 28, 0, 1, 0, 0, 0, 60, 0, 16] + address
+        }
+        let r = try DNSMessage.parse(m)
+        #expect(r.answers == [.aaaa("2001:db8::1"), .aaaa("::1"), .aaaa("2001:db8::1:0:0:1")])
+        #expect(r.truncated)
+        m[2] = 0x81
+        #expect(try !DNSMessage.parse(m).truncated)
     }
 }
