@@ -21,6 +21,11 @@ public final class LMTPService: Service, Sendable {
     let configDirectory: String?
     let registry: StageRegistry
     let engine: NIOLockedValueBox<LMTPDelivery>
+    /// Other services' reloads (the queue manager's), run after this one's on SIGHUP: one
+    /// signal handler for the process, so no service's handler replaces another's.
+    let reloadHooks = NIOLockedValueBox<[@Sendable () -> Void]>([])
+
+    public func onReload(_ hook: @escaping @Sendable () -> Void) { reloadHooks.withLockedValue { $0.append(hook) } }
     let connections = ConnectionRegistry()
     /// Connections admitted and not yet closed (counted at accept, before any handler runs).
     let admitted = NIOLockedValueBox(0)
@@ -170,7 +175,10 @@ public final class LMTPService: Service, Sendable {
         let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
         signal(SIGHUP, SIG_IGN)
         signal(SIGUSR1, SIG_IGN)   // log files are opened per line: rotation needs no reopen
-        hup.setEventHandler { [self] in reload() }
+        hup.setEventHandler { [self] in
+            reload()
+            for hook in reloadHooks.withLockedValue({ $0 }) { hook() }
+        }
         hup.resume()
 
         let bound = channels

@@ -22,22 +22,67 @@ import ServiceLifecycle
 /// Postfix, which does not fsync its marks): after a power failure, more may go out twice.
 public final class QueueManager: Service, Sendable {
     public let store: QueueStore
-    public let relay: RelayConfiguration
     let log: Maillog
-    let tls: NIOSSLContext?
     let scheduler: Scheduler
-    let resolver: DNSResolver
     let woken = NIOLockedValueBox(false)
     let stopping = NIOLockedValueBox(false)
+    /// Where main.cf was read from, for SIGHUP.
+    let configDirectory: String?
+    let registry: StageRegistry
 
-    public init(configuration config: Configuration, log: Maillog) throws {
+    /// What SIGHUP replaces: the relay settings, their TLS context and the DNS resolver.
+    struct Settings: Sendable {
+        let relay: RelayConfiguration
+        let tls: NIOSSLContext?
+        let resolver: DNSResolver
+
+        init(_ config: Configuration) throws {
+            relay = try RelayConfiguration(config)
+            tls = try SMTPEndpoint.tlsContext(level: relay.tlsLevel, caFile: relay.caFile, caPath: relay.caPath)
+            do { resolver = try DNSResolver.configured(relay.dnsResolver) } catch { throw config.error("dns_resolver", error.description) }
+        }
+    }
+    let settings: NIOLockedValueBox<Settings>
+    public var relay: RelayConfiguration { settings.withLockedValue { $0.relay } }
+    var tls: NIOSSLContext? { settings.withLockedValue { $0.tls } }
+    var resolver: DNSResolver { settings.withLockedValue { $0.resolver } }
+
+    public init(configuration config: Configuration, log: Maillog, configDirectory: String? = nil,
+                registry: StageRegistry = .builtin) throws {
         store = try QueueStore(configuration: config)
-        relay = try RelayConfiguration(config)
+        let s = try Settings(config)
+        settings = NIOLockedValueBox(s)
         self.log = log
-        tls = try SMTPEndpoint.tlsContext(level: relay.tlsLevel, caFile: relay.caFile, caPath: relay.caPath)
-        scheduler = Scheduler(store: store, relay: relay, log: log)
-        do { resolver = try DNSResolver.configured(relay.dnsResolver) } catch { throw config.error("dns_resolver", error.description) }
-        for w in relay.warnings { log.log(w) }
+        self.configDirectory = configDirectory
+        self.registry = registry
+        scheduler = Scheduler(store: store, relay: s.relay, log: log)
+        for w in s.relay.warnings { log.log(w) }
+    }
+
+    /// SIGHUP (`mdad serve` has one handler, the LMTP service's, which calls this after its
+    /// own reload): main.cf is read again and the relay settings (relayhost, TLS, SASL maps,
+    /// timeouts, backoff and lifetimes, concurrency) apply to the next connection and the next
+    /// scan; a configuration with errors is logged and the old one kept. The queue directory
+    /// stays the one the daemon started with.
+    public func reload() {
+        do {
+            let d = Configuration.directory(commandLine: configDirectory)
+            let config = try Configuration.load(directory: d.path, explicit: d.explicit, table: registry.parameterTable)
+            try config.validate()
+            let fresh = try Settings(config)
+            if (try? config.string("queue_directory")) != store.directory {
+                log.log("warning: reload: queue_directory changed; the queue manager keeps \(store.directory) until restarted")
+            }
+            settings.withLockedValue { $0 = fresh }
+            let scheduler = self.scheduler
+            Task { await scheduler.update(fresh.relay) }
+            for w in fresh.relay.warnings { log.log(w) }
+            log.log("reload: relay configuration reloaded")
+        } catch {
+            log.log("warning: reload failed, the queue manager keeps the previous configuration: \(error)")
+        }
+        log.flush()
+        wake()
     }
 
     /// Wakes the manager at once (a message was just queued by this process).
@@ -193,6 +238,6 @@ extension QueueManager {
         guard try QueueTransport.isConfigured(config) else { return nil }
         let log = Maillog(program: "\(try config.string("syslog_name"))/qmgr", hostName: try config.string("myhostname"),
                           destination: try LocalDeliveryAgent.logDestination(config))
-        return try QueueManager(configuration: config, log: log)
+        return try QueueManager(configuration: config, log: log, configDirectory: configDirectory, registry: registry)
     }
 }

@@ -39,7 +39,7 @@ actor Scheduler {
     }
 
     let store: QueueStore
-    let relay: RelayConfiguration
+    private(set) var relay: RelayConfiguration
     let log: Maillog
     var messages: [String: InFlight] = [:]
     var waiting: [String: [Job]] = [:]
@@ -47,6 +47,9 @@ actor Scheduler {
     /// Destinations found down, until when (half the minimal backoff, at most a minute), and why.
     var suspended: [String: (until: Int, outcome: SMTPOutcome, peer: String)] = [:]
     var stopped = false
+
+    /// A reloaded configuration (SIGHUP): limits, backoff and lifetimes from now on.
+    func update(_ relay: RelayConfiguration) { self.relay = relay }
 
     init(store: QueueStore, relay: RelayConfiguration, log: Maillog) {
         self.store = store

@@ -115,7 +115,10 @@ struct ServeSubcommand: AsyncParsableCommand {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: service)]
         do {
             // The null client: the queue manager sends what the queue holds to the relay.
-            if let manager = try QueueManager.configured(configDirectory: configDirectory) { services.append(.init(service: manager)) }
+            if let manager = try QueueManager.configured(configDirectory: configDirectory) {
+                services.append(.init(service: manager))
+                service.onReload { manager.reload() }
+            }
         } catch {
             FileHandleStderr.write("mdad serve: fatal: \(error)\n")
             throw ExitCode(1)

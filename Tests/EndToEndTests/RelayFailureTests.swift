@@ -282,6 +282,38 @@ struct RelayMXTests {
     }
 }
 
+/// SIGHUP: the queue manager reads main.cf again; a broken one keeps the old settings.
+@Suite("relay: reload on SIGHUP", .serialized)
+struct RelayReloadTests {
+    @Test func aNewRelayhostAppliesAfterSIGHUPAndABrokenConfigurationIsRefused() throws {
+        let dead = try freeLoopbackPort()
+        let c = try NullClient(relayhost: "[127.0.0.1]:\(dead)")
+        try c.start()
+        defer { c.stop() }
+        #expect(try c.sendmail(["-f", "alice@example.test", "bob@example.net"], "Subject: reload\n\nx\n").status == 0)
+        #expect(waitUntil(15) { c.files("deferred").count == 1 }, "\(c.log)")
+        let s = try ScriptedSMTPServer(directory: c.root)
+        defer { s.stop() }
+        let mainCF = c.etc.appendingPathComponent("main.cf")
+        let original = try String(contentsOf: mainCF, encoding: .utf8)
+
+        // A broken main.cf: logged, the old relayhost stays (the message stays deferred).
+        try (original + "smtp_tls_security_level = sometimes\n").write(to: mainCF, atomically: true, encoding: .utf8)
+        kill(c.pid, SIGHUP)
+        #expect(waitUntil(10) { c.log.contains("reload failed, the queue manager keeps the previous configuration") }, "\(c.log)")
+        usleep(2_500_000)
+        #expect(s.received.isEmpty)
+
+        // The relayhost now names the running server: the deferred message goes there.
+        try original.replacingOccurrences(of: "relayhost = [127.0.0.1]:\(dead)", with: "relayhost = [127.0.0.1]:\(s.port)")
+            .write(to: mainCF, atomically: true, encoding: .utf8)
+        kill(c.pid, SIGHUP)
+        #expect(waitUntil(10) { c.log.contains("reload: relay configuration reloaded") }, "\(c.log)")
+        #expect(waitUntil(20) { s.received.count == 1 }, "\(c.log)")
+        #expect(c.log.contains("relay=127.0.0.1[127.0.0.1]:\(s.port)"), "\(c.log)")
+    }
+}
+
 /// AAAA records and DNS over TCP, against the stub.
 @Suite("relay: IPv6 and DNS over TCP", .serialized)
 struct RelayIPv6DNSTests {
