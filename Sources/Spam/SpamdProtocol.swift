@@ -63,11 +63,10 @@ public enum SpamdProtocol {
 
     /// Parses a complete reply (spamd closes the connection after it).
     public static func parse(_ bytes: [UInt8]) throws(ProtocolError) -> Reply {
-        let crlfcrlf: [UInt8] = [13, 10, 13, 10]
         var headEnd = bytes.count
         var bodyStart = bytes.count
         if bytes.count >= 4 {
-            for i in 0...(bytes.count - 4) where Array(bytes[i..<(i + 4)]) == crlfcrlf {
+            for i in 0...(bytes.count - 4) where bytes[i] == 13 && bytes[i + 1] == 10 && bytes[i + 2] == 13 && bytes[i + 3] == 10 {
                 headEnd = i
                 bodyStart = i + 4
                 break
