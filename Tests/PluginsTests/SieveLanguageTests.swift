@@ -141,6 +141,16 @@ struct SieveLanguageTests {
         #expect(!r.implicitKeep)
     }
 
+    /// ereject (RFC 5429): needs its own require, refuses like reject (no implicit keep), conflicts
+    /// with keep, and is listed as an ereject. Pigeonhole 2.3.19 has no ereject to judge it by.
+    @Test func erejectIsItsOwnExtensionAndRefusesLikeReject() throws {
+        #expect(SieveRun.compileError("require \"reject\"; ereject \"no\";")?.message.contains("unknown command 'ereject'") == true)
+        let r = try SieveRun.run("require \"ereject\"; ereject \"go away\";")
+        #expect(r.actions == [.reject(reason: "go away", extended: true)])
+        #expect(!r.implicitKeep)
+        #expect(throws: SieveRuntimeError.self) { _ = try SieveRun.run("require \"ereject\"; keep; ereject \"no\";") }
+    }
+
     @Test func resultIsListedAsPigeonholeListsIt() throws {
         let r = try SieveRun.run("require [\"fileinto\", \"imap4flags\", \"copy\"]; fileinto :copy :flags [\"\\\\Seen\", \"\\\\Deleted x\"] \"Foo\"; redirect \"a@b.example\"; addflag \"\\\\flagged\";")
         #expect(SieveResultPrinter.format(r) == """
