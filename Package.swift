@@ -47,7 +47,7 @@ let package = Package(
         // tinycdb for compiled tables (cdb:), as Postfix's postalias/postmap write them.
         .systemLibrary(name: "CCDB", pkgConfig: "libcdb", providers: [.apt(["libcdb-dev"])]),
         // OpenSSL's libcrypto for HMAC-SHA1 (the SRS hash); Plugins/SRS is its only user.
-        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CCrypto"),
         // Thin shims over system calls Swift's Glibc module does not declare (syncfs, pipe2).
         .target(name: "CSystemShims"),
         // SpamAssassin-compatible rule engine, the `spam` stage and `mdad spam check|lint`: a

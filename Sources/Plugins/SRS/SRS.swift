@@ -183,18 +183,21 @@ public struct SRS: Sendable {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// OpenSSL's one-shot HMAC with SHA-1.
+    /// OpenSSL's one-shot HMAC with SHA-1 (libcrypto loaded at first use); empty when
+    /// libcrypto cannot be loaded (configuration checks that first: ``cryptoAvailable``).
     static func hmacSHA1(key: [UInt8], data: [UInt8]) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var length: UInt32 = 0
-        key.withUnsafeBytes { k in
+        var out = [UInt8](repeating: 0, count: 20)
+        let length = key.withUnsafeBytes { k in
             data.withUnsafeBytes { d in
                 out.withUnsafeMutableBytes { o in
-                    _ = HMAC(EVP_sha1(), k.baseAddress, Int32(k.count), d.baseAddress?.assumingMemoryBound(to: UInt8.self), d.count,
-                             o.baseAddress?.assumingMemoryBound(to: UInt8.self), &length)
+                    mdad_hmac_sha1(k.baseAddress, Int32(k.count), d.baseAddress?.assumingMemoryBound(to: UInt8.self), d.count,
+                                   o.baseAddress?.assumingMemoryBound(to: UInt8.self))
                 }
             }
         }
         return Array(out.prefix(Int(length)))
     }
+
+    /// Whether HMAC-SHA1 works here (libcrypto.so.3 loads).
+    public static var cryptoAvailable: Bool { !hmacSHA1(key: [1], data: [1]).isEmpty }
 }

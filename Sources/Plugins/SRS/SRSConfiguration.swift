@@ -25,6 +25,9 @@ public struct SRSConfiguration: Sendable {
     public static func configured(_ config: Configuration) throws(ConfigError) -> SRSConfiguration? {
         let domain = try config.string("srs_domain").trimmingWhitespace()
         guard !domain.isEmpty else { return nil }
+        guard SRS.cryptoAvailable else {
+            throw config.error("srs_domain", "srs_domain = \(domain): SRS needs HMAC-SHA1 from OpenSSL's libcrypto.so.3, which cannot be loaded (install libssl3)")
+        }
         let path = try config.string("srs_secrets").trimmingWhitespace()
         guard !path.isEmpty else { throw config.error("srs_secrets", "srs_domain is set but srs_secrets is empty: expected a file of secrets, one a line") }
         let bytes: [UInt8]
