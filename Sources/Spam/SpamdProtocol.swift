@@ -96,8 +96,11 @@ public enum SpamdProtocol {
                 reply.score = s
                 reply.threshold = t
                 sawSpam = true
-            } else if name == "content-length", let n = Int(value), n <= reply.body.count {
-                reply.body = Array(reply.body.prefix(n))
+            } else if name == "content-length" {
+                guard let n = Int(value), n >= 0 else {
+                    throw ProtocolError(description: "bad Content-length: header \"\(value.prefix(60))\"; expected a number of bytes")
+                }
+                if n <= reply.body.count { reply.body = Array(reply.body.prefix(n)) }
             }
         }
         guard sawSpam else { throw ProtocolError(description: "spamd reply has no Spam: header") }

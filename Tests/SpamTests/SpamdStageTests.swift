@@ -67,6 +67,10 @@ struct SpamdStageTests {
         #expect(reply.symbols == ["A_RULE", "B"])
         #expect(throws: SpamdProtocol.ProtocolError.self) { try SpamdProtocol.parse(Array("SPAMD/1.1 76 Bad header line\r\n\r\n".utf8)) }
         #expect(throws: SpamdProtocol.ProtocolError.self) { try SpamdProtocol.parse(Array("HTTP/1.0 200 OK\r\n\r\n".utf8)) }
+        // Found by fuzzing: a negative length is a bad reply, not a crash.
+        #expect(throws: SpamdProtocol.ProtocolError.self) {
+            try SpamdProtocol.parse(Array("SPAMD/1.1 0 EX_OK\r\nContent-length: -71\r\nSpam: True ; 1 / 5\r\n\r\nx".utf8))
+        }
         #expect(String(decoding: SpamdProtocol.request(.symbols, message: Array("x".utf8), user: "bob"), as: UTF8.self)
             == "SYMBOLS SPAMC/1.5\r\nContent-length: 1\r\nUser: bob\r\n\r\nx")
     }
