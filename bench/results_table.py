@@ -14,6 +14,7 @@ def read(name):
         return ""
 
 
+pigeonhole = 0
 rows = []  # (benchmark, workload, unit, mdad, peer name, peer value, ratio mdad-faster)
 
 
@@ -60,6 +61,61 @@ for line in read("mime.txt").splitlines():
     if m:
         rows.append(("mime", m.group(1), "", num(m.group(2)), "python email", num(m.group(3)), num(m.group(4))))
 
+# sieve.sh: "mdad sieve-test (one process each)   102   1.15x"
+for line in read("sieve.txt").splitlines():
+    m = re.match(r"Pigeonhole sieve-test .*?\s+([\d.]+)\s+1\.00x", line)
+    if m:
+        pigeonhole = num(m.group(1))
+    m = re.match(r"(mdad .+?)\s+([\d.]+)\s+([\d.]+)x$", line)
+    if m:
+        rows.append(("sieve", m.group(1), "executions/s", num(m.group(2)), "pigeonhole sieve-test", pigeonhole, num(m.group(3))))
+
+# procmail.py: "  procmail   154.2 deliveries/s (…)  ratio to procmail 1.00"
+rates = {}
+for line in read("procmail.txt").splitlines():
+    m = re.match(r"\s+(.+?)\s+([\d.]+) deliveries/s.*ratio to procmail ([\d.]+)", line)
+    if m:
+        rates[m.group(1)] = (num(m.group(2)), num(m.group(3)))
+for name, (rate, ratio) in rates.items():
+    if name != "procmail":
+        rows.append(("procmail", name, "deliveries/s", rate, "procmail", rates.get("procmail", (0, 0))[0], ratio))
+
+# spam.py: "messages per second   5.10   71.91   111.90   21.9x   1.6x"
+for line in read("spam.txt").splitlines():
+    m = re.match(r"(messages per second.*?|CPU ms per message \(server\))\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)x\s+([\d.]+)x", line)
+    if m:
+        unit = "ms/message" if m.group(1).startswith("CPU") else "messages/s"
+        rows.append(("spam", m.group(1), unit, num(m.group(4)), "spamd", num(m.group(2)), num(m.group(5))))
+        rows.append(("spam", m.group(1), unit, num(m.group(4)), "rspamd", num(m.group(3)), num(m.group(6))))
+
+# bayes.py: "learn: messages per second   30.1   243.5   8.1x"
+for line in read("bayes.txt").splitlines():
+    m = re.match(r"((?:learn|check|\s+the same).*?)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)x$", line)
+    if m:
+        rows.append(("bayes", m.group(1).strip(), "", num(m.group(3)), "SpamAssassin", num(m.group(2)), num(m.group(4))))
+
+# relay.py: "concurrency 1   245.6   332.3   1.35x"
+for line in read("relay.txt").splitlines():
+    m = re.match(r"(concurrency \d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)x", line)
+    if m:
+        rows.append(("relay", m.group(1), "msg/s", num(m.group(3)), "postfix", num(m.group(2)), num(m.group(4))))
+
+# pgsql.sh: "lookups per second   911   425   0.47x"
+for line in read("pgsql.txt").splitlines():
+    m = re.match(r"lookups per second\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)x", line)
+    if m:
+        rows.append(("pgsql", "lookups", "lookups/s", num(m.group(2)), "postfix pgsql", num(m.group(1)), num(m.group(3))))
+
+# rewrite.sh: two rates and a ratio that is not like for like (said in the workload's name).
+rw = {}
+for line in read("rewrite.txt").splitlines():
+    m = re.match(r"(mdad rewrite stage alone|Postfix smtpd\+cleanup\+qmgr\+discard)\s+([\d.]+)$", line)
+    if m:
+        rw[m.group(1)] = num(m.group(2))
+if len(rw) == 2:
+    m, p = rw["mdad rewrite stage alone"], rw["Postfix smtpd+cleanup+qmgr+discard"]
+    rows.append(("rewrite", "stage alone vs Postfix's whole path (not like for like)", "messages/s", m, "postfix", p, m / p if p else 0))
+
 print("# Benchmarks: mdad side by side with its peers\n")
 host = subprocess.run(["uname", "-srm"], capture_output=True, text=True).stdout.strip()
 print(f"Written by `bench/all.sh` on {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {host}, "
@@ -83,7 +139,7 @@ for b, w, u, m, pn, p, r in rows:
     print(f"{label:<52} {bar} {r:.2f}")
 print("```\n")
 print("## Each benchmark's output\n")
-for name in ("aliases", "deliver", "lmtp", "mime"):
+for name in ("aliases", "deliver", "lmtp", "mime", "sieve", "procmail", "spam", "bayes", "relay", "pgsql", "rewrite"):
     status = read(f"{name}.status").strip() or "not run"
     secs = read(f"{name}.seconds").strip()
     print(f"### {name} ({status}{', ' + secs + ' s' if secs else ''})\n")
