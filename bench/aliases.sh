@@ -31,5 +31,5 @@ md_found=$(wc -l < "$work/out")
 echo "aliases: $lines lines; lookups: $lines random keys through -q - (found: postalias $pf_found, mdad $md_found)"
 printf "%-22s %12s %12s %8s\n" "" "postalias" "mdad" "ratio"
 printf "%-22s %10s ms %10s ms %7.2fx\n" "compile" "$pf_build" "$md_build" "$(echo "$pf_build / $md_build" | bc -l)"
-printf "%-22s %10s ms %10s ms %7.2fx\n" "1M lookups (-q -)" "$pf_q" "$md_q" "$(echo "$pf_q / $md_q" | bc -l)"
+printf "%-22s %10s ms %10s ms %7.2fx\n" "$lines lookups (-q -)" "$pf_q" "$md_q" "$(echo "$pf_q / $md_q" | bc -l)"
 printf "%-22s %12.0f %12.0f\n" "lookups per second" "$(echo "$lines * 1000 / $pf_q" | bc -l)" "$(echo "$lines * 1000 / $md_q" | bc -l)"
