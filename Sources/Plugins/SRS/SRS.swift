@@ -96,6 +96,9 @@ public struct SRS: Sendable {
         let user = sender[..<at], host = sender[sender.index(after: at)...]
         // An empty local part is rewritten too, as postsrsd does.
         guard !host.isEmpty, host.lowercased() != domain.lowercased() else { return nil }
+        // A domain never holds "=", and one that did would not reverse (the fields are split
+        // at "="): such a sender is left as it is (found by fuzzing).
+        guard !host.contains("=") else { return nil }
         let sep = String(separator)
         // An SRS address our own secrets sign (seen under another of our names) is not
         // rewritten again: postsrsd answers "Already rewritten".
