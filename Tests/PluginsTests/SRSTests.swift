@@ -93,6 +93,8 @@ struct SRSTests {
         // Found by fuzzing: a "domain" with "=" would not reverse to the sender, so it is left alone;
         // "=" in the local part is fine.
         #expect(srs.forward("e=alice@f=rwarder.example", now: Self.now) == nil)
+        #expect(srs.forward("\u{59C}@n.example", now: Self.now) == nil)       // a combining mark
+        #expect(srs.forward("a\u{13}b@origin.example", now: Self.now) == nil)  // a control character
         let eq = try #require(srs.forward("e=alice@origin.example", now: Self.now))
         #expect(try srs.reverse(eq, now: Self.now) == "e=alice@origin.example")
         let plus = SRS(domain: "fwd.example.test", secrets: [Array("s".utf8)], separator: "+")

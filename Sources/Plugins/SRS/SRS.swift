@@ -96,9 +96,10 @@ public struct SRS: Sendable {
         let user = sender[..<at], host = sender[sender.index(after: at)...]
         // An empty local part is rewritten too, as postsrsd does.
         guard !host.isEmpty, host.lowercased() != domain.lowercased() else { return nil }
-        // A domain never holds "=", and one that did would not reverse (the fields are split
-        // at "="): such a sender is left as it is (found by fuzzing).
-        guard !host.contains("=") else { return nil }
+        // Only printable ASCII is rewritten, and a domain never holds "=": anything else might
+        // not reverse to the same sender (a combining mark after "=" hides the separator from
+        // the split), so such a sender is left as it is (both found by fuzzing).
+        guard sender.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }), !host.contains("=") else { return nil }
         let sep = String(separator)
         // An SRS address our own secrets sign (seen under another of our names) is not
         // rewritten again: postsrsd answers "Already rewritten".
