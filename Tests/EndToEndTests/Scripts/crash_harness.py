@@ -77,9 +77,11 @@ for t in threads:
     t.start()
 done_kills = 0
 while any(t.is_alive() for t in threads):
-    # The kills are spread over the run: the next one comes once enough more messages got
-    # their 250, at a random moment a little later (mid-DATA, mid-fsync, before the reply…).
-    threshold = (done_kills + 1) * total // (kills + 1)
+    # The kills are spread over the first three quarters of the run: the next one comes once
+    # enough more messages got their 250, at a random moment a little later (mid-DATA,
+    # mid-fsync, before the reply…). The last quarter leaves room for the last kill: were it
+    # due near the end, the clients could finish during the random wait and it never came.
+    threshold = (done_kills + 1) * (total * 3 // 4) // kills
     while done_kills < kills and len(acked) < threshold and any(t.is_alive() for t in threads):
         time.sleep(0.005)
     time.sleep(rng.uniform(0.0, 0.05))
