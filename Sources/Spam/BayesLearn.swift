@@ -55,7 +55,7 @@ public enum BayesLearnCommand {
         }
         guard let isSpam else { return SpamCommand.usage("spam learn needs --spam or --ham") }
         guard !paths.isEmpty else { return SpamCommand.usage("spam learn needs at least one file, Maildir or mbox") }
-        let start = BayesClassifier.monotonic()
+        let start = Subprocess.monotonicSeconds()
         let progress = isatty(2) != 0
         var total = 0
         let summary = learn(paths: paths, isSpam: isSpam, forget: forget, bayes: bayes) { done, count in
@@ -66,7 +66,7 @@ public enum BayesLearnCommand {
             FileHandleStandardError.write("\r[\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(done)/\(count)")
         }
         if progress, total > 0 { FileHandleStandardError.write("\n") }
-        let seconds = BayesClassifier.monotonic() - start
+        let seconds = Subprocess.monotonicSeconds() - start
         let time = String(Double(Int(seconds * 100)) / 100)
         if forget {
             print("forgot \(summary.learned) message(s) (\(summary.known) not learned) in \(time) s")
@@ -178,10 +178,3 @@ public enum BayesLearnCommand {
     }
 }
 
-extension BayesClassifier {
-    static func monotonic() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
-}

@@ -19,22 +19,16 @@ public enum RspamdClient {
         SpamdClient.Endpoint(address.hasPrefix("inet:") ? String(address.dropFirst(5)) : address)
     }
 
-    static func monotonicSeconds() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
-
     /// Sends `request` and reads the reply until rspamd closes the connection or the body
     /// announced by Content-Length is complete.
     public static func exchange(_ address: String, _ request: [UInt8], timeout: Double) throws -> [UInt8] {
         guard let endpoint = endpoint(address) else { throw Failure(description: "bad address \(address)") }
-        let deadline = monotonicSeconds() + timeout
+        let deadline = Subprocess.monotonicSeconds() + timeout
         let fd = try SpamdClient.connect(endpoint, timeout: max(1, Int(timeout.rounded(.up))))
         defer { close(fd) }
         /// Sets the socket's timeouts to what is left; throws when nothing is.
         func remaining(_ doing: String) throws {
-            let left = deadline - monotonicSeconds()
+            let left = deadline - Subprocess.monotonicSeconds()
             guard left > 0 else { throw Failure(description: "timed out after \(RuleSet.format1(timeout)) s while \(doing)") }
             var tv = timeval(tv_sec: Int(left), tv_usec: min(999_999, Int((left - Double(Int(left))) * 1e6) + 1))
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
