@@ -22,3 +22,6 @@ int mdad_setfsgid(unsigned int gid) { return setfsgid((gid_t)gid); }
 long mdad_thread_setgroups(int count, const unsigned int *gids) {
     return syscall(SYS_setgroups, count, (const gid_t *)gids);
 }
+#include <pthread.h>
+/* Names the calling thread as top(1) and /proc show it (at most 15 bytes). */
+int mdad_name_thread(const char *name) { return pthread_setname_np(pthread_self(), name); }

@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
 import Pipeline
 
 /// Junk-folder feedback inside `mdad serve` (`spam_feedback = yes`): the Maildirs the daemon
@@ -52,9 +51,12 @@ public final class SpamFeedbackWatcher: @unchecked Sendable {
             return true
         }
         if start {
-            let thread = Thread { [self] in run() }
-            thread.name = "spam-feedback"
-            thread.start()
+            do {
+                try Posix.startThread(name: "spam-feedback") { [self] in run() }
+            } catch {
+                state.withLock { $0.started = false }
+                log("warning: spam_feedback: \(error)")
+            }
         }
     }
 

@@ -16,6 +16,7 @@ int mdad_spawn_addchdir(void *actions, const char *path);
 /// thread). Return the previous value; pass (unsigned)-1 to read the current one.
 int mdad_setfsuid(unsigned int uid);
 int mdad_setfsgid(unsigned int gid);
+int mdad_name_thread(const char *name);
 /// setgroups(2) for the calling thread only (the raw system call).
 long mdad_thread_setgroups(int count, const unsigned int *gids);
 #endif

@@ -1,3 +1,4 @@
+import CSystemShims
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -165,6 +166,30 @@ public enum Posix {
         guard gethostname(&buf, buf.count - 1) == 0 else { return "localhost" }
         let name = String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return name.isEmpty ? "localhost" : name
+    }
+
+    /// Runs `body` on a detached thread of its own, named `name` (at most 15 bytes show), for
+    /// a loop that lives as long as the process. A plain pthread, so that no caller needs
+    /// Foundation (whose static link adds ICU to every program, `mdad deliver` included).
+    public static func startThread(name: String, _ body: @escaping @Sendable () -> Void) throws {
+        final class Box: @unchecked Sendable {
+            let body: @Sendable () -> Void
+            let name: String
+            init(_ body: @escaping @Sendable () -> Void, _ name: String) { self.body = body; self.name = name }
+        }
+        let box = Unmanaged.passRetained(Box(body, name)).toOpaque()
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { arg in
+            let b = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
+            _ = mdad_name_thread(String(decoding: b.name.utf8.prefix(15), as: UTF8.self))
+            b.body()
+            return nil
+        }, box)
+        guard rc == 0 else {
+            Unmanaged<Box>.fromOpaque(box).release()
+            throw SystemError("cannot start thread \(name)", errno: rc)
+        }
+        pthread_detach(thread)
     }
 
     public static func environment(_ name: String) -> String? {
