@@ -40,15 +40,15 @@ def make_messages(d):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=200)
-    ap.add_argument("--mdad", default=os.path.join(ROOT, ".build-static", "release", "mdad-deliver"),
+    ap.add_argument("--mdad", default=os.path.join(ROOT, ".build-exe", "release", "mdad-deliver"),
                     help="mdad-deliver (default), or mdad itself (then run as `mdad deliver`)")
     args = ap.parse_args()
     if os.getuid() != 0:
         sys.exit("run as root (it creates a temporary benchmark user)")
     for tool in (args.mdad, "/usr/lib/dovecot/dovecot-lda", "/usr/bin/procmail"):
         if not os.access(tool, os.X_OK):
-            sys.exit(f"missing {tool}: build mdad (swift build -c release --static-swift-stdlib "
-                     f"--scratch-path .build-static) and install dovecot-core and procmail")
+            sys.exit(f"missing {tool}: build mdad (bench/build-release.sh) "
+                     f"and install dovecot-core and procmail")
 
     work = tempfile.mkdtemp(prefix="mdad-bench-")
     os.chmod(work, 0o755)

@@ -6,10 +6,13 @@ import Plugins
 
 /// `mdad-deliver ARGS` is `mdad deliver ARGS`: the same code, in a program that links only the
 /// delivery libraries, because its start-up is part of every delivery behind mailbox_command.
+/// The delivery runs on the main thread (`MainThreadExecutor`): a plain local delivery starts
+/// no other thread.
 @main
 enum Entry {
-    static func main() async {
+    static func main() {
         LocalDeliveryAgent.prepareProcess()
-        exit(await LocalDeliveryAgent.runFromCommandLine(Array(CommandLine.arguments.dropFirst())).rawValue)
+        let args = Array(CommandLine.arguments.dropFirst())
+        MainThreadExecutor().run { await LocalDeliveryAgent.runFromCommandLine(args).rawValue }
     }
 }
