@@ -67,3 +67,28 @@ struct TraceHeaderTests {
         #expect(other.loop == nil)
     }
 }
+
+@Suite("parameter defaults")
+struct ParameterDefaultsTests {
+    /// `validate()` skips constant defaults at run time; this is where they are checked: every
+    /// declared parameter, core, stage and service, at its default.
+    @Test func everyDefaultValidates() throws {
+        let config = Configuration(table: StageRegistry.builtin.parameterTable, system: SystemInfo(hostName: "mx.example.com"))
+        try config.validate(defaults: true)
+        #expect(config.table.order.count > 100)
+    }
+
+    /// A typed default that refers to another parameter is checked even when it is not set.
+    @Test func aDefaultReferringToABadValueIsCaught() throws {
+        var table = ParameterTable()
+        table.add(ParameterDeclaration("test_count", .integer, default: "$test_text", "a number"))
+        table.add(ParameterDeclaration("test_text", .string, default: "12", "text"))
+        let good = Configuration(table: table, system: SystemInfo(hostName: "x"))
+        try good.validate()
+        let bad = try Configuration(mainCF: "test_text = twelve\n", file: "main.cf", table: table, system: SystemInfo(hostName: "x"))
+        #expect(throws: ConfigError.self) { try bad.validate() }
+        // A constant default is not re-checked at run time; a set value always is.
+        let set = try Configuration(mainCF: "test_count = x\n", file: "main.cf", table: table, system: SystemInfo(hostName: "x"))
+        #expect(throws: ConfigError.self) { try set.validate() }
+    }
+}

@@ -99,57 +99,66 @@ public struct Configuration: Sendable {
     /// and `$$` for a literal dollar. Undefined names expand to nothing. Expansion is recursive
     /// and stops with an error past a depth of 100, which catches `a = $b`, `b = $a`.
     public func expand(_ text: String, parameter: String = "?", depth: Int = 0) throws(ConfigError) -> String {
-        guard text.contains("$") else { return text }
+        let dollar = UInt8(ascii: "$")
+        guard text.utf8.contains(dollar) else { return text }
         if depth > 100 {
             throw error(parameter, "parameter \(parameter): recursive reference; expected a value that does not refer to itself")
         }
-        var out = ""
-        var chars = Array(text)[...]
-        while let c = chars.first {
-            chars = chars.dropFirst()
-            guard c == "$" else { out.append(c); continue }
-            guard let next = chars.first else { out.append("$"); break }
-            if next == "$" { out.append("$"); chars = chars.dropFirst(); continue }
-            if next == "{" || next == "(" {
-                let close: Character = next == "{" ? "}" : ")"
+        // Every delimiter is ASCII, so the value is scanned as UTF-8 bytes and cut only there.
+        let b = Array(text.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(b.count)
+        var i = 0
+        while i < b.count {
+            let c = b[i]
+            i += 1
+            guard c == dollar else { out.append(c); continue }
+            guard i < b.count else { out.append(dollar); break }
+            let next = b[i]
+            if next == dollar { out.append(dollar); i += 1; continue }
+            if next == UInt8(ascii: "{") || next == UInt8(ascii: "(") {
+                let close = next == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: ")")
                 // find the matching close, allowing nesting in the value part
                 var level = 0
-                var idx = chars.startIndex
+                var j = i
                 var found: Int?
-                while idx < chars.endIndex {
-                    let ch = chars[idx]
-                    if ch == next { level += 1 }
-                    if ch == close { level -= 1; if level == 0 { found = idx; break } }
-                    idx += 1
+                while j < b.count {
+                    if b[j] == next { level += 1 }
+                    if b[j] == close { level -= 1; if level == 0 { found = j; break } }
+                    j += 1
                 }
                 guard let end = found else {
-                    throw error(parameter, "parameter \(parameter): missing '\(close)' after '$\(next)'")
+                    throw error(parameter, "parameter \(parameter): missing '\(Character(Unicode.Scalar(close)))' after '$\(Character(Unicode.Scalar(next)))'")
                 }
-                let inner = String(chars[(chars.startIndex + 1)..<end])
-                chars = chars[(end + 1)...]
-                if let op = inner.firstIndex(where: { $0 == "?" || $0 == ":" }) {
-                    let name = String(inner[..<op])
-                    var alt = String(inner[inner.index(after: op)...])
-                    if alt.hasPrefix("{"), alt.hasSuffix("}") { alt = String(alt.dropFirst().dropLast()) }
+                let inner = b[(i + 1)..<end]
+                i = end + 1
+                if let op = inner.firstIndex(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: ":") }) {
+                    let name = String(decoding: inner[..<op], as: UTF8.self)
+                    var alt = inner[(op + 1)...]
+                    if alt.count >= 2, alt.first == UInt8(ascii: "{"), alt.last == UInt8(ascii: "}") {
+                        alt = alt.dropFirst().dropLast()
+                    }
                     let value = try lookupExpanded(name, from: parameter, depth: depth)
-                    let nonEmpty = !value.isEmpty
-                    if (inner[op] == "?") == nonEmpty {
-                        out += try expand(alt, parameter: parameter, depth: depth + 1)
+                    if (inner[op] == UInt8(ascii: "?")) == !value.isEmpty {
+                        out += try expand(String(decoding: alt, as: UTF8.self), parameter: parameter, depth: depth + 1).utf8
                     }
                 } else {
-                    out += try lookupExpanded(inner, from: parameter, depth: depth)
+                    out += try lookupExpanded(String(decoding: inner, as: UTF8.self), from: parameter, depth: depth).utf8
                 }
                 continue
             }
-            var name = ""
-            while let ch = chars.first, ch.isASCII, ch.isLetter || ch.isNumber || ch == "_" {
-                name.append(ch)
-                chars = chars.dropFirst()
-            }
-            if name.isEmpty { out.append("$"); continue }
-            out += try lookupExpanded(name, from: parameter, depth: depth)
+            let nameStart = i
+            while i < b.count, Self.isNameByte(b[i]) { i += 1 }
+            if i == nameStart { out.append(dollar); continue }
+            out += try lookupExpanded(String(decoding: b[nameStart..<i], as: UTF8.self), from: parameter, depth: depth).utf8
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// A byte of a `$name`: an ASCII letter, digit or underscore.
+    private static func isNameByte(_ c: UInt8) -> Bool {
+        (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z"))
+            || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || c == UInt8(ascii: "_")
     }
 
     private func lookupExpanded(_ name: String, from: String, depth: Int) throws(ConfigError) -> String {
@@ -200,9 +209,16 @@ public struct Configuration: Sendable {
     /// number of seconds).
     public func seconds(_ name: String) throws(ConfigError) -> Int {
         let v = try string(name).trimmingWhitespace().lowercased()
-        let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800]
         var digits = Substring(v), unit = 1
-        if let last = v.last, let u = units[last] { digits = v.dropLast(); unit = u }
+        let units: Int? = switch v.last {
+        case "s": 1
+        case "m": 60
+        case "h": 3600
+        case "d": 86400
+        case "w": 604800
+        default: nil
+        }
+        if let u = units { digits = v.dropLast(); unit = u }
         guard let n = Int(digits), n >= 0, n <= Int.max / unit else {
             throw error(name, "bad time configuration: \(name) = \(v); expected a number with an optional unit s, m, h, d or w")
         }
@@ -221,9 +237,14 @@ public struct Configuration: Sendable {
 
     /// Checks every set parameter against its declared type, so a typo is reported at load
     /// time with its file and line rather than at the first message that needs it.
-    public func validate() throws(ConfigError) {
+    ///
+    /// A parameter left at a constant default is skipped: the defaults are checked once, by the
+    /// tests (`validate(defaults: true)`), not at every start of `mdad deliver`. A default
+    /// that refers to other parameters (`$name`) is checked, since what it refers to may be set.
+    public func validate(defaults: Bool = false) throws(ConfigError) {
         for name in table.order {
             guard let decl = table[name] else { continue }
+            if !defaults, entries[name] == nil, !decl.defaultValue.refersToParameters { continue }
             switch decl.kind {
             case .string, .list: _ = try string(name)
             case .integer: _ = try integer(name)

@@ -28,6 +28,12 @@ public enum ParameterDefault: Sendable {
     case literal(String)
     case computed(@Sendable (SystemInfo) -> String)
 
+    /// A literal with `$name` in it: its value depends on what else is set.
+    public var refersToParameters: Bool {
+        if case .literal(let s) = self { return s.utf8.contains(UInt8(ascii: "$")) }
+        return false
+    }
+
     public func value(_ system: SystemInfo) -> String {
         switch self {
         case .literal(let s): return s
@@ -64,13 +70,15 @@ public struct ParameterTable: Sendable {
     public private(set) var declarations: [String: ParameterDeclaration] = [:]
     public private(set) var order: [String] = []
 
-    public init(_ declarations: [ParameterDeclaration] = CoreParameters.all) {
+    public init(_ declarations: [ParameterDeclaration] = CoreParameters.all, capacity: Int = 0) {
+        self.declarations.reserveCapacity(max(capacity, declarations.count))
+        order.reserveCapacity(max(capacity, declarations.count))
         for d in declarations { add(d) }
     }
 
     public mutating func add(_ declaration: ParameterDeclaration) {
-        precondition(declarations[declaration.name] == nil, "parameter \(declaration.name) declared twice")
-        declarations[declaration.name] = declaration
+        let old = declarations.updateValue(declaration, forKey: declaration.name)
+        precondition(old == nil, "parameter \(declaration.name) declared twice")
         order.append(declaration.name)
     }
 

@@ -15,7 +15,9 @@ public struct StageRegistry: Sendable {
     /// by owner, so that they are declared, validated and listed like a stage's.
     public private(set) var serviceParameters: [String: [ParameterDeclaration]] = [:]
 
-    public init() {}
+    public init() {
+        entries.reserveCapacity(16)
+    }
 
     public mutating func register(_ name: String, doc: String, parameters: [ParameterDeclaration] = [],
                                   make: @escaping @Sendable (Configuration) throws -> any Stage) {
@@ -31,7 +33,9 @@ public struct StageRegistry: Sendable {
 
     /// The core parameters and every registered stage's and service's.
     public var parameterTable: ParameterTable {
-        var table = ParameterTable()
+        let count = entries.values.reduce(0) { $0 + $1.parameters.count }
+            + serviceParameters.values.reduce(0) { $0 + $1.count }
+        var table = ParameterTable(capacity: CoreParameters.all.count + count)
         for name in entries.keys.sorted() {
             for p in entries[name]!.parameters { table.add(p) }
         }

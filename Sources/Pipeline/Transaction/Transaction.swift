@@ -104,8 +104,15 @@ public enum QueueID {
         // 48 bits: seconds (8) | microseconds (20) | process ID (16) | counter (4).
         let value = (UInt64(time.seconds & 0xFF) << 40) | (UInt64(time.microseconds & 0xFFFFF) << 20)
             | (UInt64(pid & 0xFFFF) << 4) | UInt64(n & 0xF)
-        let hex = String(value, radix: 16, uppercase: true)
-        return String(repeating: "0", count: max(0, 12 - hex.count)) + hex
+        // Twelve upper-case hex digits, zero-padded.
+        var digits = [UInt8](repeating: UInt8(ascii: "0"), count: 12)
+        var v = value
+        for i in stride(from: 11, through: 0, by: -1) {
+            let d = UInt8(v & 0xF)
+            digits[i] = d < 10 ? UInt8(ascii: "0") + d : UInt8(ascii: "A") + d - 10
+            v >>= 4
+        }
+        return String(decoding: digits, as: UTF8.self)
     }
 
     final class Counter: @unchecked Sendable {

@@ -200,11 +200,23 @@ public struct LocalDeliveryAgent: Sendable {
         }
         let mailbox = try Mailbox.forTarget(target, hostName: myhostname, sync: sync, sender: tx.envelope.sender,
                                             quota: quota, address: tx.recipients.first?.address ?? "")
-        let actionContext: ActionContext
-        do {
-            actionContext = try ActionContext(configuration: config, sender: tx.envelope.sender, user: target.user)
-        } catch {
-            throw DeliveryStatus(.configurationError, "configuration error", reason: "configuration error: \(error)")
+        // Forwards, commands and files need the outbound transport and command settings; a
+        // message that is only stored does not read them (as local(8) ignores the relay's).
+        let needsContext = tx.pendingIndices.contains { i in
+            tx.recipients[i].effectiveActions.contains {
+                switch $0 {
+                case .store, .discard: false
+                case .redirect, .send, .pipe, .file: true
+                }
+            }
+        }
+        var actionContext: ActionContext?
+        if needsContext {
+            do {
+                actionContext = try ActionContext(configuration: config, sender: tx.envelope.sender, user: target.user)
+            } catch {
+                throw DeliveryStatus(.configurationError, "configuration error", reason: "configuration error: \(error)")
+            }
         }
         for i in tx.pendingIndices {
             tx.recipients[i].state = Self.store(tx.recipients[i], message: tx.message, mailbox: mailbox, logger: logger,

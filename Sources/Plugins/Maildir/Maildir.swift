@@ -279,9 +279,20 @@ enum MaildirName {
     /// the uppercase system flags come first. Unknown system flags (`\Recent` is the
     /// server's to set) are left out.
     static func info(flags: [String], keywordLetters: [Character] = []) -> String {
-        let letters: [String: Character] = ["\\draft": "D", "\\flagged": "F", "\\answered": "R",
-                                            "\\seen": "S", "\\deleted": "T"]
-        let chars = Set(flags.compactMap { letters[$0.lowercased()] } + keywordLetters)
+        if flags.isEmpty && keywordLetters.isEmpty { return "" }
+        var chars: [Character] = []
+        for flag in flags {
+            let letter: Character? = switch flag.lowercased() {
+            case "\\draft": "D"
+            case "\\flagged": "F"
+            case "\\answered": "R"
+            case "\\seen": "S"
+            case "\\deleted": "T"
+            default: nil
+            }
+            if let letter, !chars.contains(letter) { chars.append(letter) }
+        }
+        for k in keywordLetters where !chars.contains(k) { chars.append(k) }
         guard !chars.isEmpty else { return "" }
         return ":2," + String(chars.sorted())
     }
