@@ -150,11 +150,13 @@ public struct SpoolWriter: ~Copyable {
 
     /// Reads `fd` to end of file into the spool.
     public mutating func drain(_ input: Int32) throws {
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        // Not zero-filled: a small message touches only the pages it fills.
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+        defer { buffer.deallocate() }
         while true {
-            let n = try buffer.withUnsafeMutableBytes { try Posix.read(input, into: $0) }
+            let n = try Posix.read(input, into: buffer)
             if n == 0 { return }
-            try buffer.withUnsafeBytes { try append(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            try append(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
         }
     }
 

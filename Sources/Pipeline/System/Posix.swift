@@ -128,11 +128,13 @@ public enum Posix {
         if fd < 0 { throw SystemError("open", path: path) }
         defer { close(fd) }
         var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
+        // Not zero-filled: the pages a short file never reaches are never touched.
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
+        defer { chunk.deallocate() }
         while true {
-            let n = try chunk.withUnsafeMutableBytes { try read(fd, into: $0) }
+            let n = try read(fd, into: chunk)
             if n == 0 { break }
-            out.append(contentsOf: chunk[0..<n])
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
             if out.count > limit { throw SystemError("read", path: path, errno: EFBIG) }
         }
         return out
