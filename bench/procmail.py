@@ -131,7 +131,7 @@ def count_messages(d):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=400)
-    default = os.path.join(ROOT, ".build-exe", "release", "mdad-procmail")
+    default = os.path.join(ROOT, ".build-static", "release", "mdad-procmail")
     ap.add_argument("--mdad", default=default)
     args = ap.parse_args()
     for tool in (args.mdad, "/usr/bin/procmail"):

@@ -25,3 +25,13 @@ long mdad_thread_setgroups(int count, const unsigned int *gids) {
 #include <pthread.h>
 /* Names the calling thread as top(1) and /proc show it (at most 15 bytes). */
 int mdad_name_thread(const char *name) { return pthread_setname_np(pthread_self(), name); }
+
+/* A fully static program has no dynamic section: _DYNAMIC is then an unresolved weak symbol. */
+extern const char _DYNAMIC[] __attribute__((weak));
+int mdad_is_static_executable(void) { return _DYNAMIC == 0; }
+
+/* glibc's own override of /etc/nsswitch.conf for one database (for static programs). */
+#include <nss.h>
+int mdad_nss_configure(const char *database, const char *sources) {
+    return __nss_configure_lookup(database, sources);
+}

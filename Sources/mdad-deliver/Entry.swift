@@ -13,6 +13,9 @@ enum Entry {
     static func main() {
         LocalDeliveryAgent.prepareProcess()
         let args = Array(CommandLine.arguments.dropFirst())
+        // Built fully static (bench/build-release.sh), it answers user lookups from the files
+        // and hands anything else to the dynamically linked mdad next to it.
+        StaticNSS.prepare(command: "deliver", arguments: args)
         MainThreadExecutor().run { await LocalDeliveryAgent.runFromCommandLine(args).rawValue }
     }
 }

@@ -16,7 +16,12 @@ int mdad_spawn_addchdir(void *actions, const char *path);
 /// thread). Return the previous value; pass (unsigned)-1 to read the current one.
 int mdad_setfsuid(unsigned int uid);
 int mdad_setfsgid(unsigned int gid);
+/// Names the calling thread (at most 15 bytes show in top and /proc).
 int mdad_name_thread(const char *name);
+/// 1 in a fully static program (no dynamic section), 0 otherwise.
+int mdad_is_static_executable(void);
+/// __nss_configure_lookup(3): use `sources` for `database` instead of /etc/nsswitch.conf.
+int mdad_nss_configure(const char *database, const char *sources);
 /// setgroups(2) for the calling thread only (the raw system call).
 long mdad_thread_setgroups(int count, const unsigned int *gids);
 #endif

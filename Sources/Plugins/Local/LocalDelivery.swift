@@ -382,6 +382,8 @@ public struct LocalDeliveryAgent: Sendable {
         do {
             if let name = options.destinationUser {
                 guard let user = try LocalUser.lookup(name: name) else {
+                    // The static program knows only /etc/passwd; NSS may know more.
+                    StaticNSS.handOffIfStatic(reason: "user \"\(name)\" is not in /etc/passwd")
                     throw DeliveryStatus(.unknownUser, "unknown user: \"\(name)\"")
                 }
                 return try resolver.systemMailbox(user)
@@ -395,6 +397,7 @@ public struct LocalDeliveryAgent: Sendable {
                 return try resolver.systemMailbox(LocalUser(name: name, uid: me.uid, gid: me.gid, home: home))
             }
             guard let me = try LocalUser.lookup(uid: geteuid()) else {
+                StaticNSS.handOffIfStatic(reason: "user ID \(geteuid()) is not in /etc/passwd")
                 throw DeliveryStatus(.unknownUser, "unknown user ID \(geteuid())")
             }
             return try resolver.systemMailbox(me)
