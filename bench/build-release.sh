@@ -14,14 +14,5 @@ for product in mdad mdad-procmail; do
     swift build -c release --static-swift-stdlib --scratch-path .build-static --product "$product" \
         -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld -Xlinker -z -Xlinker pack-relative-relocs
 done
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-# libcrypto.a provides SRS's HMAC-SHA1 (the dynamic programs load libcrypto.so.3 on demand).
-if ! swift build -c release --static-swift-stdlib -Xswiftc -static-executable --scratch-path .build-exe \
-    -Xlinker --undefined=HMAC -Xlinker --undefined=EVP_sha1 -Xlinker -lcrypto \
-    --product mdad-deliver > "$log" 2>&1; then
-    cat "$log" >&2
-    exit 1
-fi
-grep -v "statically linked applications requires at runtime" "$log" || true
+scripts/build-static-deliver
 echo "built .build-static/release/mdad, .build-static/release/mdad-procmail and .build-exe/release/mdad-deliver"

@@ -16,6 +16,6 @@ enum Entry {
         // Built fully static (bench/build-release.sh), it answers user lookups from the files
         // and hands anything else to the dynamically linked mdad next to it.
         StaticNSS.prepare(command: "deliver", arguments: args)
-        MainThreadExecutor().run { await LocalDeliveryAgent.runFromCommandLine(args).rawValue }
+        exit(MainThreadExecutor().run { await LocalDeliveryAgent.runFromCommandLine(args).rawValue })
     }
 }

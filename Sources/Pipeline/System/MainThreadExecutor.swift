@@ -14,6 +14,7 @@ import Darwin
 /// and, in a fully static build, a sort of every unwind table in the program (about 7 ms).
 public final class MainThreadExecutor: TaskExecutor, @unchecked Sendable {
     private var jobs: [UnownedJob] = []
+    private var finished = false
     private var mutex = pthread_mutex_t()
     private var ready = pthread_cond_t()
 
@@ -30,15 +31,32 @@ public final class MainThreadExecutor: TaskExecutor, @unchecked Sendable {
         pthread_mutex_unlock(&mutex)
     }
 
-    /// Runs `body` here, with this thread serving as its executor, and exits with its result.
-    public func run(_ body: @escaping @Sendable () async -> Int32) -> Never {
-        Task(executorPreference: self) { exit(await body()) }
+    /// Runs `body` here, with this thread serving as its executor, and returns its result once
+    /// it has finished (work it awaits elsewhere resumes on this thread).
+    public func run(_ body: @escaping @Sendable () async -> Int32) -> Int32 {
+        let result = Locked<Int32?>(nil)
+        Task(executorPreference: self) {
+            let code = await body()
+            result.withLock { $0 = code }
+            self.finish()
+        }
         while true {
             pthread_mutex_lock(&mutex)
-            while jobs.isEmpty { pthread_cond_wait(&ready, &mutex) }
+            while jobs.isEmpty && !finished { pthread_cond_wait(&ready, &mutex) }
+            if jobs.isEmpty {
+                pthread_mutex_unlock(&mutex)
+                return result.withLock { $0 } ?? 70
+            }
             let job = jobs.removeFirst()
             pthread_mutex_unlock(&mutex)
             job.runSynchronously(on: asUnownedTaskExecutor())
         }
+    }
+
+    private func finish() {
+        pthread_mutex_lock(&mutex)
+        finished = true
+        pthread_cond_signal(&ready)
+        pthread_mutex_unlock(&mutex)
     }
 }
