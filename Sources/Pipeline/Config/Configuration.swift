@@ -70,8 +70,10 @@ public struct Configuration: Sendable {
     /// Unknown names that no other value refers to as `$name`: Postfix's "unused parameter".
     /// (A user-defined name used as a macro elsewhere is not unused.)
     public var unusedEntries: [ConfigEntry] {
+        let unknown = unknownEntries
+        if unknown.isEmpty { return [] }
         let referenced = Set(entries.values.flatMap { Postconf.references(in: $0.value) })
-        return unknownEntries.filter { !referenced.contains($0.name) }
+        return unknown.filter { !referenced.contains($0.name) }
     }
 
     /// The value as written (or the default), before `$name` expansion.
