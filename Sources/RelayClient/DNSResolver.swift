@@ -19,7 +19,9 @@ public struct DNSResolver: Sendable {
         self.timeout = timeout
     }
 
-    /// From `dns_resolver` (`host:port`, or `host` for port 53); empty reads /etc/resolv.conf.
+    /// From `dns_resolver`: `address`, `address:port` (IPv4), `[address]:port` or a bare IPv6
+    /// address (port 53 when none is given); empty reads the first nameserver of
+    /// /etc/resolv.conf, IPv4 or IPv6.
     public static func configured(_ spec: String) throws(ConfigError) -> DNSResolver {
         var s = spec
         if s.isEmpty {
@@ -29,11 +31,59 @@ public struct DNSResolver: Sendable {
                 return w.count >= 2 && w[0] == "nameserver" ? String(w[1]) : nil
             }.first ?? "127.0.0.1"
         }
-        let parts = s.split(separator: ":")
-        guard parts.count <= 2, let port = parts.count == 2 ? UInt16(parts[1]) : 53, inet_addr(String(parts[0])) != INADDR_NONE else {
-            throw ConfigError("dns_resolver = \(spec): expected an IPv4 address with an optional :port")
+        guard let (host, port) = Self.hostAndPort(s), Self.socketAddress(host, port: port) != nil else {
+            throw ConfigError("dns_resolver = \(spec): expected an IPv4 address with an optional :port, or an IPv6 address (as [address]:port with a port)")
         }
-        return DNSResolver(host: String(parts[0]), port: port)
+        return DNSResolver(host: host, port: port)
+    }
+
+    /// `a.b.c.d[:port]`, `[v6]:port`, `[v6]` or a bare `v6` (with an optional `%scope`).
+    static func hostAndPort(_ s: String) -> (String, UInt16)? {
+        if s.hasPrefix("[") {
+            guard let close = s.firstIndex(of: "]") else { return nil }
+            let host = String(s[s.index(after: s.startIndex)..<close])
+            let rest = s[s.index(after: close)...]
+            if rest.isEmpty { return (host, 53) }
+            guard rest.hasPrefix(":"), let port = UInt16(rest.dropFirst()), port > 0 else { return nil }
+            return (host, port)
+        }
+        let colons = s.filter { $0 == ":" }.count
+        if colons > 1 { return (s, 53) }
+        let parts = s.split(separator: ":", omittingEmptySubsequences: false)
+        if parts.count == 2 {
+            guard let port = UInt16(parts[1]), port > 0 else { return nil }
+            return (String(parts[0]), port)
+        }
+        return (s, 53)
+    }
+
+    /// The socket address of a numeric IPv4 or IPv6 host, or nil.
+    static func socketAddress(_ host: String, port: UInt16) -> (family: Int32, storage: sockaddr_storage, length: socklen_t)? {
+        var storage = sockaddr_storage()
+        var v4 = in_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 {
+            var a = sockaddr_in()
+            a.sin_family = sa_family_t(AF_INET)
+            a.sin_port = port.bigEndian
+            a.sin_addr = v4
+            withUnsafeMutableBytes(of: &storage) { dst in withUnsafeBytes(of: a) { dst.copyMemory(from: $0) } }
+            return (AF_INET, storage, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
+        var name = host, scope: UInt32 = 0
+        if let pct = host.firstIndex(of: "%") {
+            name = String(host[..<pct])
+            scope = if_nametoindex(String(host[host.index(after: pct)...]))
+            if scope == 0 { return nil }
+        }
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, name, &v6) == 1 else { return nil }
+        var a = sockaddr_in6()
+        a.sin6_family = sa_family_t(AF_INET6)
+        a.sin6_port = port.bigEndian
+        a.sin6_addr = v6
+        a.sin6_scope_id = scope
+        withUnsafeMutableBytes(of: &storage) { dst in withUnsafeBytes(of: a) { dst.copyMemory(from: $0) } }
+        return (AF_INET6, storage, socklen_t(MemoryLayout<sockaddr_in6>.size))
     }
 
     public struct Failure: Error, Sendable, CustomStringConvertible {
@@ -55,20 +105,21 @@ public struct DNSResolver: Sendable {
 
     /// One query and its answer, over UDP or TCP (two-byte length prefix), within `timeout`.
     func exchange(_ q: [UInt8], id: UInt16, tcp: Bool, name: String) throws(Failure) -> DNSMessage.Response {
-        let fd = socket(AF_INET, Int32((tcp ? SOCK_STREAM : SOCK_DGRAM).rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard let resolved = Self.socketAddress(host, port: port) else {
+            throw Failure(description: "DNS server \(host): not a numeric IPv4 or IPv6 address", notFound: false)
+        }
+        let (family, addrLength) = (resolved.family, resolved.length)
+        var addr = resolved.storage
+        let fd = socket(family, Int32((tcp ? SOCK_STREAM : SOCK_DGRAM).rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))", notFound: false) }
         defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = port.bigEndian
-        addr.sin_addr.s_addr = inet_addr(host)
         let noAnswer = Failure(description: "Host or domain name not found. Name service error for name=\(name): no answer from \(host):\(port)\(tcp ? " over TCP" : "")", notFound: false)
         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         if tcp {
             var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
             let ok = withUnsafePointer(to: &addr) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, addrLength) == 0 }
             }
             guard ok else { throw Failure(description: "cannot connect to DNS server \(host):\(port) over TCP: \(String(cString: strerror(errno)))", notFound: false) }
             let framed = [UInt8(q.count >> 8), UInt8(q.count & 0xFF)] + q
@@ -88,7 +139,7 @@ public struct DNSResolver: Sendable {
         }
         let sent = withUnsafePointer(to: &addr) { p in
             p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                q.withUnsafeBytes { sendto(fd, $0.baseAddress, q.count, 0, sa, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                q.withUnsafeBytes { sendto(fd, $0.baseAddress, q.count, 0, sa, addrLength) }
             }
         }
         guard sent == q.count else { throw Failure(description: "cannot send to DNS server \(host):\(port)", notFound: false) }

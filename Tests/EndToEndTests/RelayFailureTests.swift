@@ -344,6 +344,36 @@ struct RelayIPv6DNSTests {
         #expect(queries.contains("mx.six.test A\n") && queries.contains("mx.six.test AAAA\n"), "\(queries)")
     }
 
+    @Test func anIPv6RelayhostAsPostfixWritesIt() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mdad-\(UUID().uuidString.prefix(6))")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let s = try ScriptedSMTPServer(directory: dir, arguments: ["--host", "::1"])
+        defer { s.stop() }
+        let c = try NullClient(relayhost: "[ipv6:::1]:\(s.port)")
+        try c.start()
+        defer { c.stop() }
+        #expect(try c.sendmail(["-f", "alice@example.test", "bob@example.net"], "Subject: to [ipv6:::1]\n\nx\n").status == 0)
+        #expect(waitUntil(20) { s.received.count == 1 }, "\(c.log)")
+        #expect(c.log.contains("[::1]:\(s.port)"), "\(c.log)")
+    }
+
+    @Test func aDNSServerOnIPv6IsAsked() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mdad-\(UUID().uuidString.prefix(6))")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let s = try ScriptedSMTPServer(directory: dir)
+        defer { s.stop() }
+        let dns = try stub(dir, ["--host", "::1", "--mx", "v6dns.test=10:mx.v6dns.test", "--a", "mx.v6dns.test=127.0.0.1"])
+        defer { stopChild(dns.pid) }
+        let c = try NullClient(relayhost: "v6dns.test:\(s.port)", extra: "dns_resolver = [::1]:\(dns.port)")
+        try c.start()
+        defer { c.stop() }
+        #expect(try c.sendmail(["-f", "alice@example.test", "bob@example.net"], "Subject: DNS over IPv6\n\nx\n").status == 0)
+        #expect(waitUntil(20) { s.received.count == 1 }, "\(c.log)")
+        #expect(c.log.contains("relay=mx.v6dns.test[127.0.0.1]:\(s.port)"), "\(c.log)")
+        let queries = (try? String(contentsOf: dns.out.appendingPathComponent("queries.log"), encoding: .utf8)) ?? ""
+        #expect(queries.contains("v6dns.test MX\n"), "\(queries)")
+    }
+
     @Test func aTruncatedAnswerIsAskedAgainOverTCP() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mdad-\(UUID().uuidString.prefix(6))")
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -3,8 +3,9 @@ import Glibc
 #endif
 import Pipeline
 
-/// The next hop as `relayhost` names it (Postfix's syntax): `[host]:port` is used as given;
-/// `host` or `host:port` would be looked up as MX records first (see ``mxLookup``).
+/// The next hop as `relayhost` names it (Postfix's syntax): `[host]:port` is used as given
+/// (an IPv6 address as `[ipv6:2001:db8::1]:port`); `host` or `host:port` is looked up as MX
+/// records first (see ``mxLookup``).
 public struct NextHop: Sendable, Equatable {
     public var host: String
     public var port: Int
@@ -26,6 +27,8 @@ public struct NextHop: Sendable, Equatable {
         if t.hasPrefix("[") {
             guard let close = t.firstIndex(of: "]") else { throw ConfigError("relayhost = \(t): expected [host]:port, the ] is missing") }
             host = t[t.index(after: t.startIndex)..<close]
+            // Postfix writes an IPv6 address as [ipv6:2001:db8::1].
+            if host.lowercased().hasPrefix("ipv6:") { host = host.dropFirst(5) }
             mx = false
             let rest = t[t.index(after: close)...]
             if !rest.isEmpty {

@@ -19,6 +19,7 @@ p.add_argument("--a", action="append", default=[])
 p.add_argument("--aaaa", action="append", default=[])
 p.add_argument("--truncate", action="store_true")
 p.add_argument("--lifetime", type=float, default=600)
+p.add_argument("--host", default="127.0.0.1", help="127.0.0.1 or ::1")
 args = p.parse_args()
 mx, a, aaaa = {}, {}, {}
 for m in args.mx:
@@ -90,13 +91,14 @@ def serve_tcp(listener):
             c.close()
 
 
-tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+tcp = socket.socket(family, socket.SOCK_STREAM)
 tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-tcp.bind(("127.0.0.1", args.port))
+tcp.bind((args.host, args.port))
 tcp.listen(16)
 threading.Thread(target=serve_tcp, args=(tcp,), daemon=True).start()
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", args.port))
+s = socket.socket(family, socket.SOCK_DGRAM)
+s.bind((args.host, args.port))
 s.settimeout(1)
 os.makedirs(args.out, exist_ok=True)
 open(os.path.join(args.out, "ready"), "w").write(str(os.getpid()))

@@ -128,6 +128,9 @@ struct RelayConfigurationTests {
         #expect(try NextHop.parse("example.com:2525").port == 2525)
         #expect(throws: ConfigError.self) { _ = try NextHop.parse("[smtp.example.com:587") }
         #expect(throws: ConfigError.self) { _ = try NextHop.parse("[smtp.example.com]:x") }
+        // IPv6 as Postfix writes it; the key stays as written for smtp_sasl_password_maps.
+        #expect(try NextHop.parse("[ipv6:2001:db8::1]:587") == NextHop(host: "2001:db8::1", port: 587, mxLookup: false, key: "[ipv6:2001:db8::1]:587"))
+        #expect(try NextHop.parse("[IPv6:::1]") == NextHop(host: "::1", port: 25, mxLookup: false, key: "[IPv6:::1]"))
     }
 
     @Test func saslPasswordLookupOrder() throws {
