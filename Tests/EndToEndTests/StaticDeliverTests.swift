@@ -181,7 +181,7 @@ struct StaticDeliverTests {
         try "#!/bin/sh\necho \"$*\" >> '\(args)'\ncat > /dev/null\n".write(toFile: capture, atomically: true, encoding: .utf8)
         chmod(capture, 0o755)
         // The command runs as the user.
-        FileManager.default.createFile(atPath: args, contents: nil)
+        _ = FileManager.default.createFile(atPath: args, contents: nil)
         chmod(args, 0o666)
         let secrets = box.config.appendingPathComponent("srs_secrets").path
         try "a-test-secret\n".write(toFile: secrets, atomically: true, encoding: .utf8)

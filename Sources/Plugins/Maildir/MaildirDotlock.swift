@@ -38,7 +38,7 @@ struct MaildirDotlock: ~Copyable {
     static func acquire(for file: String, staleAfter: Int, timeout: Double, writePID: Bool,
                         mode: mode_t = 0o666) throws -> MaildirDotlock {
         let lock = file + ".lock"
-        let deadline = monotonicSeconds() + timeout
+        let deadline = Subprocess.monotonicSeconds() + timeout
         var wait: UInt32 = 1_000 + UInt32.random(in: 0..<2_000)
         while true {
             // 0666 and the umask: the lock (and, for a replacing lock, the new file) gets the
@@ -59,7 +59,7 @@ struct MaildirDotlock: ~Copyable {
                 unlink(lock)
                 continue
             }
-            if monotonicSeconds() >= deadline { throw SystemError("dotlock", path: lock, errno: EAGAIN) }
+            if Subprocess.monotonicSeconds() >= deadline { throw SystemError("dotlock", path: lock, errno: EAGAIN) }
             // Holders keep these locks for milliseconds; poll quickly at first, then back off.
             usleep(wait)
             wait = min(wait + wait / 2, 100_000)
@@ -151,9 +151,4 @@ struct MaildirDotlock: ~Copyable {
         return pid
     }
 
-    static func monotonicSeconds() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
 }

@@ -469,6 +469,12 @@ public struct SMTPClientSession: Sendable {
             expected = []
             return [.ready]
         }
+        if r.code == 334, m == .cramMD5, step == 0, !CRAMMD5.isAvailable {
+            var o = SMTPOutcome(status: EnhancedStatus(4, 7, 0),
+                                detail: "SASL authentication failed: CRAM-MD5 needs HMAC-MD5 from OpenSSL's libcrypto.so.3, which cannot be loaded (install libssl3)")
+            o.reply = nil
+            return fail(o)
+        }
         if r.code == 334, let c = settings.credentials, m == .cramMD5, step == 0,
            let answer = CRAMMD5.response(challengeBase64: r.lines.first ?? "", credentials: c) {
             expected = [.auth(.cramMD5, step: 1)]
