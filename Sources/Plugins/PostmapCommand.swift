@@ -169,8 +169,8 @@ public enum PostmapCommand {
         let cdbTables = tables.compactMap { $0 as? CDBTable }
         var folded: [UInt8] = []
         func answer(_ line: ArraySlice<UInt8>) throws(TableError) {
-            var l = line
-            if l.last == 13 { l = l.dropLast() }
+            // The key is the line without its LF; a CR stays part of it, as in Postfix.
+            let l = line
             if cdbTables.count == tables.count {
                 for t in cdbTables {
                     folded.removeAll(keepingCapacity: true)
@@ -205,7 +205,7 @@ public enum PostmapCommand {
                     // fetch the next keys' slots while it answers this one.
                     var keys: [Range<Int>] = []
                     while let nl = input[start...].firstIndex(of: 10) {
-                        keys.append(start..<(nl > start && input[nl - 1] == 13 ? nl - 1 : nl))
+                        keys.append(start..<nl)
                         start = nl + 1
                     }
                     cdbTables[0].withValues(in: input, keys: keys) { i, value in
