@@ -17,6 +17,9 @@ public struct Message: Sendable {
     public let bodyOffset: Int
     /// True when the header section was cut short by a limit; the remaining bytes are body.
     public let headerTruncated: Bool
+    /// Written byte for byte: no empty line is added after a header section that lacks one
+    /// (procmail stores a filter's output as it is; Postfix's cleanup would add it).
+    public var verbatim = false
 
     public var bodySize: Int { spool.size - bodyOffset }
 
@@ -140,7 +143,8 @@ public struct Message: Sendable {
     /// Writes the message: `prepend` fields, the header section, the separator and the body.
     ///
     /// When the input had no empty line after its header section but has a body, one is
-    /// added, as Postfix's cleanup(8) does, so the body cannot be read as header.
+    /// added, as Postfix's cleanup(8) does, so the body cannot be read as header (unless the
+    /// message is `verbatim`).
     public func write(prepending prepend: [HeaderField] = [], to sink: inout some ByteSink) throws {
         var lastByte: UInt8?
         for f in prepend {
@@ -153,7 +157,7 @@ public struct Message: Sendable {
         }
         if !separator.isEmpty {
             try sink.write(separator)
-        } else if bodySize > 0, let last = lastByte {
+        } else if bodySize > 0, !verbatim, let last = lastByte {
             if last != 10 { try sink.write([10]) }
             try sink.write([10])
         }

@@ -145,7 +145,10 @@ public final class ProcmailImmediateDelivery: ProcmailDelivery {
                 try MboxAppender(path: path).append(entry: mail.mboxEntry(raw: raw))
                 return path
             case .maildir:
-                let message = try Message.parse(Spool(bytes: mail.withoutFromLine))
+                // procmail writes the mail as it is, even a filter's output without an empty
+                // line after its header.
+                var message = try Message.parse(Spool(bytes: mail.withoutFromLine))
+                message.verbatim = true
                 let d = try Maildir(path: path, hostName: hostName).deliver(message)
                 return path + "/new/" + (d.path.split(separator: "/").last.map(String.init) ?? "")
             case .mh:

@@ -123,7 +123,8 @@ public struct ProcmailEngine: RulesEngine {
         if outcome.mail.bytes != mail.bytes {
             // A filter changed the mail: this recipient's copies are made from the new one, which
             // already carries the added fields.
-            let replaced = try Message.parse(Spool(bytes: outcome.mail.withoutFromLine))
+            var replaced = try Message.parse(Spool(bytes: outcome.mail.withoutFromLine))
+            replaced.verbatim = true   // stored as procmail stores a filter's output
             recipient.replacedMessage = ReplacedMessage(replaced)
             recipient.headerAdditions = []
         }
