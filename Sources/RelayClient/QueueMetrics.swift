@@ -6,6 +6,8 @@ import Plugins
 ///
 ///     mdad_queue_messages{queue="deferred"} 3        the files in each queue directory
 ///     mdad_queue_attempts_total{outcome="sent"} 12   each message the queue manager finished
+///     mdad_queue_recipients_total{outcome="sent"} 30 each recipient's attempt (a log line each,
+///                                                    as pflogsumm counts them)
 enum QueueMetrics {
     /// The queues whose sizes are exported (maildrop is picked up at once; `defer` holds logs).
     static let queues: [QueueStore.State] = [.incoming, .active, .deferred, .hold, .corrupt]
@@ -21,5 +23,10 @@ enum QueueMetrics {
     /// queued), or `bounced` (some failed for good or expired, none stay queued).
     static func finished(_ outcome: String) {
         Counter(label: "mdad_queue_attempts_total", dimensions: [("outcome", outcome)]).increment()
+    }
+
+    /// One recipient's attempt finished: `sent`, `deferred` or `bounced`, as its log line says.
+    static func recipient(_ outcome: String) {
+        Counter(label: "mdad_queue_recipients_total", dimensions: [("outcome", outcome)]).increment()
     }
 }

@@ -188,6 +188,7 @@ actor Scheduler {
         let o = r.outcome
         let word = o.isSuccess ? "sent" : o.status.isPermanent ? "bounced" : "deferred"
         let text = o.isSuccess ? (o.reply.map { "\($0)" } ?? "sent") : o.reason(peer: r.peer)
+        QueueMetrics.recipient(word)
         let now = Self.clock()
         log.log(Maillog.recipientLine(queueID: id, to: f.address, originalTo: nil, relay: r.relay,
                                       delay: now - Double(m.file.arrival), delays: (m.started - Double(m.file.arrival), 0, 0, now - m.started),

@@ -94,7 +94,8 @@ struct ServeSubcommand: AsyncParsableCommand {
             (histogram), mdad_lmtp_connections, mdad_lmtp_connections_total, \
             mdad_lmtp_connections_refused_total; with the queue manager, \
             mdad_queue_messages{queue} (incoming, active, deferred, hold, corrupt; sampled once \
-            a second) and mdad_queue_attempts_total{outcome} (sent, deferred, bounced).
+            a second) and mdad_queue_attempts_total{outcome} (sent, deferred, bounced: per message) and \
+            mdad_queue_recipients_total{outcome} (per recipient).
 
             Exit status: 0 after a clean stop; 1 when the configuration cannot be read or a \
             listener cannot be bound (the message names the file, line or address).

@@ -25,11 +25,13 @@ struct QueueMetricsTests {
         #expect(waitUntil(10) { (try? sample(metricsPort, deferredGauge)) == 0 }, "the gauges start at 0")
         #expect(try sample(metricsPort, #"mdad_queue_attempts_total{outcome="deferred"}"#) == nil)
 
-        #expect(try c.sendmail(["-f", "alice@example.test", "bob@example.net"], "Subject: q\n\nbody\n").status == 0)
+        #expect(try c.sendmail(["-f", "alice@example.test", "bob@example.net", "carol@example.net"], "Subject: q\n\nbody\n").status == 0)
         #expect(waitUntil(15) { c.files("deferred").count == 1 }, "\(c.log)")
         #expect(waitUntil(5) { (try? sample(metricsPort, deferredGauge)) == 1 }, "\((try? scraper.scrape(metricsPort).body) ?? "")")
         #expect((try sample(metricsPort, #"mdad_queue_attempts_total{outcome="deferred"}"#) ?? 0) >= 1)
         #expect(try sample(metricsPort, #"mdad_queue_attempts_total{outcome="sent"}"#) == nil)
+        // Per recipient: both were deferred (at least once each).
+        #expect((try sample(metricsPort, #"mdad_queue_recipients_total{outcome="deferred"}"#) ?? 0) >= 2)
         c.stop()
 
         // The same queue behind a relay that accepts: the deferred message goes out.
@@ -42,6 +44,7 @@ struct QueueMetricsTests {
         try c.start()
         #expect(waitUntil(20) { good.received.count == 1 && c.queued == 0 }, "\(c.log)")
         #expect(waitUntil(5) { (try? sample(metricsPort, #"mdad_queue_attempts_total{outcome="sent"}"#)) == 1 })
+        #expect(try sample(metricsPort, #"mdad_queue_recipients_total{outcome="sent"}"#) == 2, "one message, two recipients")
         // The gauges follow within a second (the queue manager samples them once a second).
         #expect(waitUntil(5) { (try? sample(metricsPort, #"mdad_queue_messages{queue="active"}"#)) == 0 })
         #expect(try sample(metricsPort, deferredGauge) == 0)
