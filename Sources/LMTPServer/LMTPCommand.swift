@@ -1,3 +1,5 @@
+import Pipeline
+
 /// An LMTP command line, parsed (RFC 2033; syntax from RFC 5321 section 4.1).
 enum LMTPCommand: Equatable, Sendable {
     case lhlo(String)
@@ -46,41 +48,13 @@ enum LMTPCommand: Equatable, Sendable {
                 return .syntaxError(verb == "MAIL" ? "Syntax: MAIL FROM:<address>" : "Syntax: RCPT TO:<address>")
             }
             let afterColon = rest.dropFirst(keyword.count).trimmingCharacters(" ")
-            guard let (path, params) = parsePath(afterColon) else {
+            guard let (path, params) = SMTPPath.parse(afterColon) else {
                 return .syntaxError("Syntax: \(verb) \(keyword)<address>")
             }
             return verb == "MAIL" ? .mail(path: path, parameters: params) : .rcpt(path: path, parameters: params)
         default:
             return .unknown(verb)
         }
-    }
-
-    /// `<path> [KEY=VALUE …]`; returns the path inside the angle brackets. A quoted local part
-    /// may contain `>` and spaces.
-    static func parsePath(_ text: Substring) -> (String, [String: String])? {
-        guard text.first == "<" else { return nil }
-        var inQuotes = false
-        var escaped = false
-        var end: Substring.Index?
-        var i = text.index(after: text.startIndex)
-        while i < text.endIndex {
-            let c = text[i]
-            if escaped { escaped = false } else if c == "\\" { escaped = true } else if c == "\"" { inQuotes.toggle() } else if c == ">" && !inQuotes { end = i; break }
-            i = text.index(after: i)
-        }
-        guard let close = end else { return nil }
-        var path = String(text[text.index(after: text.startIndex)..<close])
-        // An obsolete source route (@a,@b:user@host) is accepted and ignored (RFC 5321 4.1.2).
-        if path.hasPrefix("@"), let colon = path.firstIndex(of: ":") { path = String(path[path.index(after: colon)...]) }
-        var params: [String: String] = [:]
-        for word in text[text.index(after: close)...].split(separator: " ") {
-            if let eq = word.firstIndex(of: "=") {
-                params[word[..<eq].uppercased()] = String(word[word.index(after: eq)...])
-            } else {
-                params[word.uppercased()] = ""
-            }
-        }
-        return (path, params)
     }
 }
 

@@ -300,7 +300,7 @@ public struct LMTPSession: Sendable {
             if let o = params["ORCPT"] {
                 // ORCPT=addr-type;xtext (RFC 3461 section 4.2); keep the address part.
                 let parts = o.split(separator: ";", maxSplits: 1)
-                if parts.count == 2 { orcpt = LMTPSession.decodeXtext(String(parts[1])) }
+                if parts.count == 2 { orcpt = SMTPPath.decodeXtext(String(parts[1])) }
             }
             let r = AcceptedRecipient(address: path, originalRecipient: orcpt)
             mode = .waitingForRecipient(r)
@@ -480,22 +480,5 @@ public struct LMTPSession: Sendable {
     /// Envelope addresses go into headers and logs: no control characters.
     static func isSafe(_ address: String) -> Bool {
         address.utf8.count <= 1024 && !address.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
-    }
-
-    /// RFC 3461 xtext: `+XX` is a hexadecimal octet.
-    static func decodeXtext(_ text: String) -> String {
-        var out: [UInt8] = []
-        let bytes = Array(text.utf8)
-        var i = 0
-        while i < bytes.count {
-            if bytes[i] == 43, i + 2 < bytes.count, let v = UInt8(String(decoding: bytes[(i + 1)...(i + 2)], as: UTF8.self), radix: 16) {
-                out.append(v)
-                i += 3
-            } else {
-                out.append(bytes[i])
-                i += 1
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

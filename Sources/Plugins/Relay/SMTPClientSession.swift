@@ -253,7 +253,7 @@ public struct SMTPClientSession: Sendable {
         if e.eightBit && extensions["8BITMIME"] != nil { mail += " BODY=8BITMIME" }
         if e.needsSMTPUTF8 { mail += " SMTPUTF8" }
         if dsn, let ret = e.ret { mail += " RET=\(ret)" }
-        if dsn, let envid = e.envid { mail += " ENVID=\(envid)" }
+        if dsn, let envid = e.envid { mail += " ENVID=\(SMTPPath.encodeXtext(envid))" }
         if extensions["PIPELINING"] != nil {
             var text = mail + "\r\n"
             expected = [.mail]
@@ -274,7 +274,10 @@ public struct SMTPClientSession: Sendable {
         var c = "RCPT TO:<\(r.address)>"
         if extensions["DSN"] != nil {
             if let n = r.notify { c += " NOTIFY=\(n)" }
-            if let o = r.originalRecipient { c += " ORCPT=\(o)" }
+            // ORCPT=type;xtext (RFC 3461 section 4.2): the queue keeps the address decoded.
+            if let o = r.originalRecipient, let semi = o.firstIndex(of: ";") {
+                c += " ORCPT=\(o[..<semi]);\(SMTPPath.encodeXtext(String(o[o.index(after: semi)...])))"
+            }
         }
         return c
     }

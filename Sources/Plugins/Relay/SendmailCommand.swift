@@ -164,6 +164,14 @@ public enum SendmailCommand {
     /// `sendmail` and `sendmail -bs` both come through here.
     @discardableResult
     static func inject(_ parsed: Message, sender: String, recipients: [String], options o: Options, config: Configuration) throws -> String {
+        try inject(parsed, sender: sender,
+                   queueRecipients: recipients.map { .init(address: $0, originalRecipient: "rfc822;\($0)", notify: o.notify) },
+                   options: o, config: config)
+    }
+
+    /// Queues a message for recipients that carry their own DSN NOTIFY and ORCPT (`sendmail -bs`).
+    static func inject(_ parsed: Message, sender: String, queueRecipients: [QueueFile.Recipient], options o: Options,
+                       config: Configuration) throws -> String {
         var message = parsed
         let origin = try config.string("myorigin"), hostName = try config.string("myhostname")
         // cleanup(8): qualify addresses in the header; add what a message must have.
@@ -194,7 +202,7 @@ public enum SendmailCommand {
             do { try transport.store.create() } catch { throw ConfigError("cannot create the queue: \(error)") }
         }
         let envelope = QueueFile(arrival: Int(time(nil)), sender: sender, envid: o.envid, ret: o.ret,
-                                 recipients: recipients.map { .init(address: $0, originalRecipient: "rfc822;\($0)", notify: o.notify) },
+                                 recipients: queueRecipients,
                                  messageSize: 0)
         let m = message
         return try transport.enqueue(envelope) { sink in

@@ -12,8 +12,9 @@ import Pipeline
 public struct SendmailSMTPSession: Sendable {
     public enum Output: Sendable, Equatable {
         case reply(String)
-        /// End of DATA: queue this message, then answer.
-        case message(sender: String, recipients: [String], data: [UInt8])
+        /// End of DATA: queue this message, then answer. The recipients carry their DSN
+        /// NOTIFY and ORCPT; `envid` and `ret` are the MAIL command's.
+        case message(sender: String, recipients: [QueueFile.Recipient], envid: String?, ret: String?, data: [UInt8])
         case quit(String)
     }
 
@@ -26,7 +27,9 @@ public struct SendmailSMTPSession: Sendable {
     static let lineLimit = 2048
 
     var sender: String?
-    var recipients: [String] = []
+    var envid: String?
+    var ret: String?
+    var recipients: [QueueFile.Recipient] = []
     var inData = false
     var data: [UInt8] = []
     var tooBig = false
@@ -41,14 +44,35 @@ public struct SendmailSMTPSession: Sendable {
 
     func qualify(_ a: String) -> String { a.isEmpty || a.contains("@") ? a : "\(a)@\(origin)" }
 
-    /// The address inside `<…>` after `FROM:` or `TO:`, without its parameters.
-    static func path(_ rest: Substring) -> String? {
+    /// The path after `FROM:` or `TO:` and its ESMTP parameters: `<address> KEY=VALUE …`, or a
+    /// bare address as sendmail clients sometimes send it.
+    static func path(_ rest: Substring) -> (String, [String: String])? {
         let t = rest.drop { $0 == " " }
-        if t.hasPrefix("<") {
-            guard let close = t.firstIndex(of: ">") else { return nil }
-            return String(t[t.index(after: t.startIndex)..<close])
+        if t.hasPrefix("<") { return SMTPPath.parse(t) }
+        return t.split(separator: " ").first.map { (String($0), [:]) }
+    }
+
+    /// RFC 3461 NOTIFY: NEVER, or any of SUCCESS, FAILURE and DELAY.
+    static func validNotify(_ value: String) -> Bool {
+        let words = value.uppercased().split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        return !words.isEmpty && words.allSatisfy { ["NEVER", "SUCCESS", "FAILURE", "DELAY"].contains($0) }
+            && !(words.contains("NEVER") && words.count > 1)
+    }
+
+    /// RFC 3461 xtext: printable ASCII except `+` and `=`, and `+XX` hexadecimal escapes.
+    static func validXtext(_ value: String) -> Bool {
+        let b = Array(value.utf8)
+        var i = 0
+        while i < b.count {
+            if b[i] == UInt8(ascii: "+") {
+                guard i + 2 < b.count, b[(i + 1)...(i + 2)].allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 70) }) else { return false }
+                i += 3
+                continue
+            }
+            guard b[i] >= 33, b[i] <= 126, b[i] != UInt8(ascii: "=") else { return false }
+            i += 1
         }
-        return t.split(separator: " ").first.map(String.init)
+        return true
     }
 
     /// One line from the client, without its line end.
@@ -58,7 +82,7 @@ public struct SendmailSMTPSession: Sendable {
                 inData = false
                 defer { reset() }
                 if tooBig { return .reply("552 5.3.4 Error: message file too big") }
-                return .message(sender: sender ?? "", recipients: recipients, data: data)
+                return .message(sender: sender ?? "", recipients: recipients, envid: envid, ret: ret, data: data)
             }
             // RFC 5321 section 4.5.2: a leading dot was doubled by the client.
             let content = line.first == 46 ? line.dropFirst() : line[...]
@@ -73,23 +97,62 @@ public struct SendmailSMTPSession: Sendable {
         switch verb {
         case "EHLO":
             var r = "250-\(hostName)\r\n250-PIPELINING\r\n"
-            if sizeLimit > 0 { r += "250-SIZE \(sizeLimit)\r\n" }
-            return .reply(r + "250-8BITMIME\r\n250 ENHANCEDSTATUSCODES")
+            r += sizeLimit > 0 ? "250-SIZE \(sizeLimit)\r\n" : "250-SIZE\r\n"
+            return .reply(r + "250-8BITMIME\r\n250-DSN\r\n250 ENHANCEDSTATUSCODES")
         case "HELO": return .reply("250 \(hostName)")
         case "MAIL":
             guard sender == nil else { return .reply("503 5.5.1 Error: nested MAIL command") }
-            guard rest.uppercased().hasPrefix(" FROM:"), let a = Self.path(rest.dropFirst(6)) else {
+            guard rest.uppercased().hasPrefix(" FROM:"), let (a, params) = Self.path(rest.dropFirst(6)) else {
                 return .reply("501 5.5.4 Syntax: MAIL FROM:<address>")
             }
+            // The ESMTP parameters smtpd(8) takes from a local client, with its replies.
+            for (key, value) in params.sorted(by: { $0.key < $1.key }) {
+                switch key {
+                case "SIZE":
+                    guard let n = Int(value), n >= 0, value.allSatisfy(\.isASCII) else { return .reply("501 5.5.4 Bad message size syntax") }
+                    if sizeLimit > 0 && n > sizeLimit { return .reply("552 5.3.4 Message size exceeds fixed limit") }
+                case "BODY":
+                    guard ["7BIT", "8BITMIME"].contains(value.uppercased()) else { return .reply("501 5.5.4 Bad BODY keyword syntax") }
+                case "RET":
+                    guard ["FULL", "HDRS"].contains(value.uppercased()) else { return .reply("501 5.5.4 Bad RET parameter syntax") }
+                case "ENVID":
+                    guard !value.isEmpty, value.utf8.count <= 100, Self.validXtext(value) else {
+                        return .reply("501 5.5.4 Bad ENVID parameter syntax")
+                    }
+                default:
+                    return .reply("555 5.5.4 Unsupported option: \(key)")
+                }
+            }
             sender = qualify(a)
+            ret = params["RET"]?.uppercased()
+            envid = params["ENVID"].map(SMTPPath.decodeXtext)
             return .reply("250 2.1.0 Ok")
         case "RCPT":
             guard sender != nil else { return .reply("503 5.5.1 Error: need MAIL command") }
-            guard rest.uppercased().hasPrefix(" TO:"), let a = Self.path(rest.dropFirst(4)), !a.isEmpty else {
+            guard rest.uppercased().hasPrefix(" TO:"), let (a, params) = Self.path(rest.dropFirst(4)), !a.isEmpty else {
                 return .reply("501 5.5.4 Syntax: RCPT TO:<address>")
             }
+            for (key, value) in params.sorted(by: { $0.key < $1.key }) {
+                switch key {
+                case "NOTIFY":
+                    guard Self.validNotify(value) else { return .reply("501 5.5.4 Error: Bad NOTIFY parameter syntax") }
+                case "ORCPT":
+                    let parts = value.split(separator: ";", maxSplits: 1)
+                    guard parts.count == 2, !parts[0].isEmpty, Self.validXtext(String(parts[1])) else {
+                        return .reply("501 5.5.4 Error: Bad ORCPT parameter syntax")
+                    }
+                default:
+                    return .reply("555 5.5.4 Unsupported option: \(key)")
+                }
+            }
             guard recipients.count < Self.recipientLimit else { return .reply("452 4.5.3 Error: too many recipients") }
-            recipients.append(qualify(a))
+            let address = qualify(a)
+            // ORCPT as the queue keeps it, `type;address`; without one, the address as given.
+            let orcpt = params["ORCPT"].map { v -> String in
+                let parts = v.split(separator: ";", maxSplits: 1)
+                return parts[0].lowercased() + ";" + SMTPPath.decodeXtext(String(parts[1]))
+            } ?? "rfc822;\(address)"
+            recipients.append(QueueFile.Recipient(address: address, originalRecipient: orcpt, notify: params["NOTIFY"]?.uppercased()))
             return .reply("250 2.1.5 Ok")
         case "DATA":
             guard sender != nil else { return .reply("503 5.5.1 Error: need MAIL command") }
@@ -108,6 +171,8 @@ public struct SendmailSMTPSession: Sendable {
 
     mutating func reset() {
         sender = nil
+        envid = nil
+        ret = nil
         recipients = []
         data = []
         tooBig = false
@@ -135,11 +200,14 @@ public struct SendmailSMTPSession: Sendable {
             case .quit(let text):
                 _ = send(text)
                 return 0
-            case .message(let sender, let recipients, let data):
+            case .message(let sender, let recipients, let envid, let ret, let data):
                 let reply: String
                 do {
                     let message = try Message.parse(Spool(bytes: data))
-                    let id = try SendmailCommand.inject(message, sender: sender, recipients: recipients, options: o, config: config)
+                    var options = o
+                    options.envid = envid ?? o.envid
+                    options.ret = ret ?? o.ret
+                    let id = try SendmailCommand.inject(message, sender: sender, queueRecipients: recipients, options: options, config: config)
                     reply = "250 2.0.0 Ok: queued as \(id)"
                 } catch let e as DeliveryStatus {
                     reply = "\(e.status.isPermanent ? 554 : 451) \(e.status) Error: \(e.text)"
