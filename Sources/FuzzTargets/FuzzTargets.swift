@@ -25,7 +25,19 @@ public enum FuzzTargets {
         "spamd": spamd,
         "rspamd": rspamd,
         "srs": srs,
+        "sendmailbs": sendmailBS,
     ]
+
+    /// `sendmail -bs`: the session fed line by line (ESMTP parameters, DATA, dot-stuffing),
+    /// with a size limit, as `mdad sendmail -bs` drives it.
+    public static func sendmailBS(_ data: [UInt8]) {
+        var session = SendmailSMTPSession(hostName: "fuzz.example", origin: "fuzz.example", sizeLimit: 100_000)
+        for line in data.split(separator: 10, omittingEmptySubsequences: false) {
+            var l = Array(line.prefix(4096))
+            if l.last == 13 { l.removeLast() }
+            if case .quit = session.receive(l) { return }
+        }
+    }
 
     /// An rspamd reply as the rspamd stage reads it: the HTTP framing, then the JSON.
     public static func rspamd(_ data: [UInt8]) {
