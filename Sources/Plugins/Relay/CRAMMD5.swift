@@ -1,4 +1,3 @@
-import CCrypto
 import Pipeline
 
 /// CRAM-MD5 (RFC 2195): the SMTP client's answer to a server that offers neither PLAIN nor
@@ -23,15 +22,6 @@ public enum CRAMMD5 {
 
     /// HMAC-MD5 (RFC 2104) of `message` under `key`, or nil without libcrypto.
     public static func hmac(key: [UInt8], message: [UInt8]) -> [UInt8]? {
-        var out = [UInt8](repeating: 0, count: 16)
-        let length = key.withUnsafeBytes { k in
-            message.withUnsafeBytes { m in
-                out.withUnsafeMutableBytes { o in
-                    mdad_hmac_md5(k.baseAddress, Int32(k.count), m.baseAddress?.assumingMemoryBound(to: UInt8.self), m.count,
-                                  o.baseAddress?.assumingMemoryBound(to: UInt8.self))
-                }
-            }
-        }
-        return length == 16 ? out : nil
+        HMAC.compute(.md5, key: key, data: message)
     }
 }

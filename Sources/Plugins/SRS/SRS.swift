@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CCrypto
 import Pipeline
 
 /// The Sender Rewriting Scheme (Shevek's paper, as libsrs2 and postsrsd implement it).
@@ -173,7 +172,7 @@ public struct SRS: Sendable {
     /// cut to `hashLength` characters.
     func hash(_ fields: [String], secret index: Int = 0) -> String {
         let data = fields.joined().utf8.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
-        let digest = Self.hmacSHA1(key: secrets[index], data: data)
+        let digest = HMAC.compute(.sha1, key: secrets[index], data: data) ?? []
         var out: [UInt8] = []
         var bits = 0, value = 0
         for byte in digest where out.count < hashLength {
@@ -187,21 +186,6 @@ public struct SRS: Sendable {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// OpenSSL's one-shot HMAC with SHA-1 (libcrypto loaded at first use); empty when
-    /// libcrypto cannot be loaded (configuration checks that first: ``cryptoAvailable``).
-    static func hmacSHA1(key: [UInt8], data: [UInt8]) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: 20)
-        let length = key.withUnsafeBytes { k in
-            data.withUnsafeBytes { d in
-                out.withUnsafeMutableBytes { o in
-                    mdad_hmac_sha1(k.baseAddress, Int32(k.count), d.baseAddress?.assumingMemoryBound(to: UInt8.self), d.count,
-                                   o.baseAddress?.assumingMemoryBound(to: UInt8.self))
-                }
-            }
-        }
-        return Array(out.prefix(Int(length)))
-    }
-
     /// Whether HMAC-SHA1 works here (libcrypto.so.3 loads).
-    public static var cryptoAvailable: Bool { !hmacSHA1(key: [1], data: [1]).isEmpty }
+    public static var cryptoAvailable: Bool { HMAC.isAvailable }
 }
