@@ -88,6 +88,28 @@ struct StaticDeliverTests {
         #expect(install.handOffs.isEmpty)
     }
 
+    /// Charsets beyond UTF-8 and Latin-1 go through glibc's iconv, which a static program loads
+    /// as gconv modules: a Sieve test on a KOI8-R subject files the message as the dynamic
+    /// program does.
+    @Test func iconvCharsetsWorkInTheStaticProgram() throws {
+        let install = try Install()
+        let box = try Sandbox(mainCF: "pipeline = rules\nrules_engines = sieve\n")
+        let home = box.root.appendingPathComponent("user-home").path
+        let user = try TestUser(home: home)
+        try "require [\"fileinto\"];\nif header :contains \"subject\" \"Привет\" { fileinto \"Russian\"; }\n"
+            .write(toFile: home + "/.dovecot.sieve", atomically: true, encoding: .utf8)
+        chown(home + "/.dovecot.sieve", user.uid, user.gid)
+        let message = Data("From: a@b.example\nSubject: =?KOI8-R?B?8NLJ18XU?=\n\nbody\n".utf8)
+        let env = ["USER": user.name, "HOME": home]
+        let args = ["-c", box.config.path, "-f", Self.sender, "-a", "\(user.name)@mx.example.test"]
+        let s = try MDAD.run(args, input: message, environment: env, prefix: user.prefix, program: install.program)
+        #expect(s.status == 0, "\(s.stderr)")
+        #expect(s.stderr.contains("delivered to maildir folder Russian"), "\(s.stderr)")
+        let d = try MDAD.run(["deliver"] + args, input: message, environment: env, prefix: user.prefix)
+        #expect(d.stderr.contains("delivered to maildir folder Russian"), "\(d.stderr)")
+        #expect(try Self.stored(home + "/Maildir/.Russian").count == 2)
+    }
+
     /// As root with -d: the user comes from /etc/passwd and its groups from /etc/group,
     /// without NSS modules (which would crash a static program).
     @Test func rootDeliversToAUserFromThePasswdFile() throws {
