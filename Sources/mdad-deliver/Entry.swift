@@ -13,9 +13,10 @@ enum Entry {
     static func main() {
         LocalDeliveryAgent.prepareProcess()
         let args = Array(CommandLine.arguments.dropFirst())
-        // Built fully static (bench/build-release.sh), it answers user lookups from the files
-        // and hands anything else to the dynamically linked mdad next to it.
-        StaticNSS.prepare(command: "deliver", arguments: args)
+        // What this program leaves out (pgsql: tables; NSS modules when it is built fully
+        // static) it hands to the mdad program next to it, before reading the message.
+        HandOff.enable(command: "deliver", arguments: args)
+        StaticNSS.prepare()
         exit(MainThreadExecutor().run { await LocalDeliveryAgent.runFromCommandLine(args).rawValue })
     }
 }

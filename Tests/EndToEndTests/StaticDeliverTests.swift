@@ -233,3 +233,43 @@ struct StaticDeliverTests {
         #expect(install.handOffs.isEmpty)
     }
 }
+
+/// mdad-deliver (this build's, dynamically linked) hands a delivery that needs a `pgsql:` table
+/// to mdad, which has the PostgreSQL client; the message is still unread when it does.
+@Suite("mdad-deliver hands pgsql: to mdad")
+struct DeliverHandOffTests {
+    @Test func aPgsqlTableHandsTheDeliveryToMdad() throws {
+        let built = URL(fileURLWithPath: MDAD.binary).deletingLastPathComponent().appendingPathComponent("mdad-deliver").path
+        try #require(FileManager.default.isExecutableFile(atPath: built), "\(built) is built with the tests")
+        let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("mdad-handoff-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let program = dir.appendingPathComponent("mdad-deliver").path
+        try FileManager.default.copyItem(atPath: built, toPath: program)
+        let log = dir.appendingPathComponent("handoff.log").path
+        let wrapper = dir.appendingPathComponent("mdad").path
+        try "#!/bin/sh\necho \"$*\" >> '\(log)'\nexec '\(MDAD.binary)' \"$@\"\n".write(toFile: wrapper, atomically: true, encoding: .utf8)
+        chmod(wrapper, 0o755)
+
+        // A PostgreSQL server that is not there: mdad defers the lookup (4.3.0), as it would
+        // with the table in mdad deliver itself.
+        let port = try freeLoopbackPort()
+        let box = try Sandbox(mainCF: """
+            virtual_mailbox_domains = example.test
+            virtual_mailbox_base = \(dir.path)/vmail
+            virtual_mailbox_maps = pgsql:\(dir.path)/pg.cf
+            virtual_uid_maps = static:\(getuid())
+            virtual_gid_maps = static:\(getgid())
+
+            """)
+        try "hosts = 127.0.0.1:\(port)\nuser = mail\ndbname = mail\nquery = SELECT 1 WHERE '%s' = ''\nconnect_timeout = 2\n"
+            .write(toFile: dir.path + "/pg.cf", atomically: true, encoding: .utf8)
+        let args = ["-c", box.config.path, "-f", "alice@example.org", "-a", "user@example.test"]
+        let r = try MDAD.run(args, input: Data("Subject: pg\n\nx\n".utf8), environment: box.environment, program: program)
+        let handOffs = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        #expect(handOffs == ["deliver " + args.joined(separator: " ")])
+        #expect(r.status == 75, "\(r.stderr)")
+        #expect(!r.stderr.contains("unsupported table type"), "mdad answered, not mdad-deliver: \(r.stderr)")
+        #expect(r.firstErrorLine.hasPrefix("4."), "\(r.stderr)")
+    }
+}

@@ -61,49 +61,23 @@ public enum StaticNSS {
         for db in databases { _ = mdad_nss_configure(db.name, db.builtin) }
     }
 
-    /// The command and arguments to hand over with; set by the static program's entry point.
-    nonisolated(unsafe) private static var handOffCommand: (command: String, arguments: [String])?
-
     /// Prepares the static program: hands over at once if nsswitch.conf asks for more than it
-    /// can answer, else restricts NSS and remembers how to hand over later. Does nothing in a
-    /// dynamically linked program. `MDAD_NSSWITCH_CONF` names another nsswitch.conf (tests).
-    public static func prepare(command: String, arguments: [String]) {
+    /// can answer, else restricts NSS. Does nothing in a dynamically linked program.
+    /// `MDAD_NSSWITCH_CONF` names another nsswitch.conf (tests).
+    public static func prepare() {
         guard isStaticExecutable else { return }
-        handOffCommand = (command, arguments)
         let path = Posix.environment("MDAD_NSSWITCH_CONF") ?? "/etc/nsswitch.conf"
         if let bytes = try? Posix.readFile(path, limit: 1 << 20),
            let reason = unsupportedSources(nsswitch: String(decoding: bytes, as: UTF8.self)) {
-            handOff(reason: reason)
+            HandOff.now(reason: reason)
         }
         restrictToBuiltins()
     }
 
-    /// In the static program, hands the delivery to the dynamically linked `mdad` next to it
-    /// (never returns); in any other program, returns. Call only before standard input is read.
+    /// In the static program, hands the delivery to `mdad deliver` (never returns) while that
+    /// is still possible; in any other program, returns.
     public static func handOffIfStatic(reason: String) {
-        guard isStaticExecutable, handOffCommand != nil else { return }
-        handOff(reason: reason)
-    }
-
-    private static func handOff(reason: String) -> Never {
-        let (command, arguments) = handOffCommand ?? ("deliver", [])
-        let target = siblingProgram("mdad")
-        let argv = [target, command] + arguments
-        var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
-        cargs.append(nil)
-        execv(target, cargs)
-        let err = SystemError("execv", path: target)
-        try? Posix.writeAll(2, Array("4.3.5 mdad-deliver: \(reason); cannot hand the delivery to \(target): \(err.message)\n".utf8))
-        exit(75)
-    }
-
-    /// `NAME` in the directory this program was started from (its resolved path).
-    static func siblingProgram(_ name: String) -> String {
-        var buf = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
-        guard n > 0 else { return "/usr/local/bin/" + name }
-        let path = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        guard let slash = path.lastIndex(of: "/") else { return name }
-        return String(path[...slash]) + name
+        guard isStaticExecutable else { return }
+        HandOff.ifPossible(reason: reason)
     }
 }

@@ -48,7 +48,9 @@ public struct TableRegistry: Sendable {
         let type = String(spec[..<colon])
         guard let opener = openers[type] else {
             let known = openers.keys.sorted().joined(separator: ", ")
-            // mdad-deliver leaves out the PostgreSQL client to start faster.
+            // mdad-deliver leaves out the PostgreSQL client to start faster, and hands such a
+            // delivery to mdad while it still can.
+            if type == "pgsql" { HandOff.ifPossible(reason: "\(spec): pgsql: tables need the mdad program") }
             let hint = type == "pgsql" ? " (pgsql: tables need the mdad program: mdad deliver, not mdad-deliver)" : ""
             throw ConfigError("unsupported table type \"\(type)\" in \"\(spec)\"; expected one of: \(known)\(hint)")
         }

@@ -143,6 +143,7 @@ public struct LocalDeliveryAgent: Sendable {
         var writer = SpoolWriter(memoryLimit: try config.size("spool_memory_limit"),
                                  sizeLimit: sizeLimit > 0 ? sizeLimit + 4096 : 0, directory: spoolDir)
         do {
+            HandOff.close()   // standard input is being read: no hand-off after this
             try writer.drain(options.input)
         } catch is MessageTooLarge {
             throw DeliveryStatus(.messageTooBig, "message size exceeds fixed maximum message size")
