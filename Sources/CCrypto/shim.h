@@ -1,7 +1,7 @@
 #ifndef MDAD_CCRYPTO_SHIM_H
 #define MDAD_CCRYPTO_SHIM_H
 /* HMAC from OpenSSL's libcrypto (Debian's libssl3): HMAC-SHA1 for the Sender Rewriting
- * Scheme, HMAC-MD5 for SMTP AUTH CRAM-MD5.
+ * Scheme, HMAC-MD5 for SMTP AUTH CRAM-MD5 (Plugins' HMAC.compute is the Swift side).
  *
  * libcrypto is loaded at the first use (dlopen), not linked: every mdad program links the
  * stages, and loading libcrypto costs each `mdad deliver` process about a millisecond of
@@ -55,24 +55,14 @@ static inline int mdad_crypto_functions(int which, mdad_hmac_fn *hmac_out, mdad_
     return 1;
 }
 
-/* HMAC-SHA1 of data under key into out (20 bytes); 20 on success, 0 when libcrypto cannot be
- * had or fails. */
-static inline unsigned int mdad_hmac_sha1(const void *key, int key_len, const unsigned char *data, size_t data_len,
-                                          unsigned char *out) {
+/* HMAC of data under key into out: `which` 0 is SHA-1 (20 bytes), 1 is MD5 (16 bytes).
+ * Returns the length written, or 0 when libcrypto cannot be had or fails. */
+static inline unsigned int mdad_hmac(int which, const void *key, int key_len, const unsigned char *data,
+                                     size_t data_len, unsigned char *out) {
     mdad_hmac_fn hmac;
     mdad_evp_md_fn md;
-    if (!mdad_crypto_functions(0, &hmac, &md)) return 0;
-    unsigned int len = 0;
-    return hmac(md(), key, key_len, data, data_len, out, &len) && len == 20 ? 20 : 0;
-}
-
-/* HMAC-MD5 of data under key into out (16 bytes); 16 on success, 0 otherwise. */
-static inline unsigned int mdad_hmac_md5(const void *key, int key_len, const unsigned char *data, size_t data_len,
-                                         unsigned char *out) {
-    mdad_hmac_fn hmac;
-    mdad_evp_md_fn md;
-    if (!mdad_crypto_functions(1, &hmac, &md)) return 0;
-    unsigned int len = 0;
-    return hmac(md(), key, key_len, data, data_len, out, &len) && len == 16 ? 16 : 0;
+    if (!mdad_crypto_functions(which, &hmac, &md)) return 0;
+    unsigned int len = 0, expected = which ? 16 : 20;
+    return hmac(md(), key, key_len, data, data_len, out, &len) && len == expected ? expected : 0;
 }
 #endif

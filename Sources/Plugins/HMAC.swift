@@ -15,9 +15,9 @@ enum HMAC {
         let length = key.withUnsafeBytes { k in
             data.withUnsafeBytes { d in
                 out.withUnsafeMutableBytes { o in
-                    let dp = d.baseAddress?.assumingMemoryBound(to: UInt8.self), op = o.baseAddress?.assumingMemoryBound(to: UInt8.self)
-                    return digest == .sha1 ? mdad_hmac_sha1(k.baseAddress, Int32(k.count), dp, d.count, op)
-                                           : mdad_hmac_md5(k.baseAddress, Int32(k.count), dp, d.count, op)
+                    mdad_hmac(digest == .sha1 ? 0 : 1, k.baseAddress, Int32(k.count),
+                              d.baseAddress?.assumingMemoryBound(to: UInt8.self), d.count,
+                              o.baseAddress?.assumingMemoryBound(to: UInt8.self))
                 }
             }
         }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import Pipeline
 
 /// Debian's postsrsd (1.x) started for one test: its own secret file, a forward and a reverse
 /// port on 127.0.0.1, in the foreground; stopped by PID. It answers Postfix's tcp_table
@@ -94,18 +95,6 @@ final class PostsrsdPeer {
     }
 
     static func urlDecode(_ s: String) -> String {
-        var bytes: [UInt8] = []
-        let u = Array(s.utf8)
-        var i = 0
-        while i < u.count {
-            if u[i] == 0x25, i + 2 < u.count, let v = UInt8(String(decoding: u[i + 1...i + 2], as: UTF8.self), radix: 16) {
-                bytes.append(v)
-                i += 3
-            } else {
-                bytes.append(u[i])
-                i += 1
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        TransferDecoder.decodeHexEscapes(s, marker: "%")
     }
 }

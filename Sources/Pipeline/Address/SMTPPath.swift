@@ -31,19 +31,7 @@ public enum SMTPPath {
 
     /// RFC 3461 xtext: `+XX` is a hexadecimal octet.
     public static func decodeXtext(_ text: String) -> String {
-        var out: [UInt8] = []
-        let bytes = Array(text.utf8)
-        var i = 0
-        while i < bytes.count {
-            if bytes[i] == 43, i + 2 < bytes.count, let v = UInt8(String(decoding: bytes[(i + 1)...(i + 2)], as: UTF8.self), radix: 16) {
-                out.append(v)
-                i += 3
-            } else {
-                out.append(bytes[i])
-                i += 1
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
+        TransferDecoder.decodeHexEscapes(text, marker: "+")
     }
 
     /// RFC 3461 xtext for the wire: `+`, `=`, controls, space and non-ASCII bytes as `+XX`.

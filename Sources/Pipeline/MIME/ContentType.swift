@@ -137,20 +137,7 @@ public struct MIMEParameters: Sendable, Equatable {
     }
 
     static func percentDecode(_ v: ArraySlice<UInt8>) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(v.count)
-        var i = v.startIndex
-        while i < v.endIndex {
-            if v[i] == UInt8(ascii: "%"), i + 2 < v.endIndex,
-               let h = TransferDecoder.hexValue(v[i + 1]), let l = TransferDecoder.hexValue(v[i + 2]) {
-                out.append(h << 4 | l)
-                i += 3
-            } else {
-                out.append(v[i])
-                i += 1
-            }
-        }
-        return out
+        TransferDecoder.decodeHexEscapes(v, marker: UInt8(ascii: "%"))
     }
 }
 

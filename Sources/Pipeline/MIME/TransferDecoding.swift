@@ -120,6 +120,29 @@ public struct TransferDecoder: Sendable {
 
     // MARK: quoted-printable
 
+    /// `MARKER XY` (two hex digits, either case) as the byte XY; anything else as it is. With
+    /// `%`, RFC 2231 values and URL escapes; with `+`, RFC 3461 xtext.
+    public static func decodeHexEscapes(_ v: ArraySlice<UInt8>, marker: UInt8) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(v.count)
+        var i = v.startIndex
+        while i < v.endIndex {
+            if v[i] == marker, i + 2 < v.endIndex, let h = hexValue(v[i + 1]), let l = hexValue(v[i + 2]) {
+                out.append(h << 4 | l)
+                i += 3
+            } else {
+                out.append(v[i])
+                i += 1
+            }
+        }
+        return out
+    }
+
+    /// The same for text; the result is read as UTF-8.
+    public static func decodeHexEscapes(_ text: String, marker: Character) -> String {
+        String(decoding: decodeHexEscapes(Array(text.utf8)[...], marker: marker.asciiValue ?? 0), as: UTF8.self)
+    }
+
     static func hexValue(_ c: UInt8) -> UInt8? {
         switch c {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")

@@ -69,12 +69,8 @@ public enum SendmailCommand {
             }
             i += 1
         }
-        if let n = o.notify {
-            let words = n.split(separator: ",").map(String.init)
-            guard !words.isEmpty, words.allSatisfy({ ["NEVER", "SUCCESS", "FAILURE", "DELAY"].contains($0) }),
-                  !(words.contains("NEVER") && words.count > 1) else {
-                throw ConfigError("sendmail: -N \(n): expected NEVER, or any of SUCCESS, FAILURE, DELAY separated by commas")
-            }
+        if let n = o.notify, !SendmailSMTPSession.validNotify(n) {
+            throw ConfigError("sendmail: -N \(n): expected NEVER, or any of SUCCESS, FAILURE, DELAY separated by commas")
         }
         return o
     }

@@ -54,7 +54,7 @@ public struct SendmailSMTPSession: Sendable {
 
     /// RFC 3461 NOTIFY: NEVER, or any of SUCCESS, FAILURE and DELAY.
     static func validNotify(_ value: String) -> Bool {
-        let words = value.uppercased().split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        let words = value.uppercased().split(separator: ",").map(String.init)
         return !words.isEmpty && words.allSatisfy { ["NEVER", "SUCCESS", "FAILURE", "DELAY"].contains($0) }
             && !(words.contains("NEVER") && words.count > 1)
     }
